@@ -1,0 +1,217 @@
+//! The [`Store`] trait and the parameters of its operations.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+use crate::error::StoreError;
+use crate::records::{
+    Attempt, AttemptRecord, ClaimedJob, Event, InsertOutcome, Job, Millis, NewEvent,
+};
+
+/// Claim jobs of one queue for a worker pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobClaim {
+    /// The queue to claim from.
+    pub queue: String,
+    /// At most this many jobs: the pool's free slots.
+    pub limit: u32,
+    /// The caller's clock; jobs with `run_at <= now` are due.
+    pub now: Millis,
+    /// The lease the claimed jobs get; renewed with [`Store::job_lease_extend`].
+    pub lease_until: Millis,
+    /// The claiming node, recorded as the lease owner.
+    pub node: String,
+}
+
+/// What a claim returned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimBatch {
+    /// The claimed jobs, now `running`, in the order they should start.
+    pub jobs: Vec<ClaimedJob>,
+    /// The earliest `run_at` after `now` of a job of this queue that is waiting for its
+    /// time (`scheduled` or `retrying`), so the pool can sleep until then.
+    pub next_run_at: Option<Millis>,
+}
+
+/// Renew the leases of running jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobLeaseExtend {
+    /// `(job id, attempt number)` of each job the caller is running.
+    pub jobs: Vec<(i64, u32)>,
+    /// The node that holds them.
+    pub node: String,
+    /// The new end of the lease.
+    pub lease_until: Millis,
+}
+
+/// The end of one attempt: the job's new state and the attempt's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCompletion {
+    /// The job.
+    pub job_id: i64,
+    /// The attempt number the claim handed out; a completion for an attempt that is no
+    /// longer the job's current one (its lease expired and it was rescued) is ignored.
+    pub attempt: u32,
+    /// The node that ran it.
+    pub node: String,
+    /// What happens to the job.
+    pub outcome: JobOutcome,
+    /// What the worker observed.
+    pub record: AttemptRecord,
+}
+
+/// What happens to a job after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// The target accepted it: `succeeded`.
+    Succeeded,
+    /// It failed and runs again at `run_at`: `retrying`.
+    Retry {
+        /// When to try again.
+        run_at: Millis,
+    },
+    /// It failed for good: `dead`.
+    Dead,
+}
+
+/// Bring back running jobs whose lease has expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRescue {
+    /// Leases that ended before this are expired.
+    pub now: Millis,
+    /// The current `max_attempts` of each queue; a rescued job that has used them all
+    /// goes `dead` instead of `retrying`.
+    pub max_attempts: HashMap<String, u32>,
+    /// The limit for a queue missing from `max_attempts`.
+    pub default_max_attempts: u32,
+    /// At most this many jobs per call.
+    pub limit: u32,
+}
+
+/// A job the rescuer brought back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RescuedJob {
+    /// The job.
+    pub job_id: i64,
+    /// Its queue.
+    pub queue: String,
+    /// The node whose lease expired.
+    pub lost_by: String,
+    /// True when it had no attempts left and went `dead`.
+    pub dead: bool,
+}
+
+/// Give back running jobs that never finished (graceful shutdown): they become `ready`
+/// at once and the interrupted attempt does not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRelease {
+    /// `(job id, attempt number)` of each job to give back.
+    pub jobs: Vec<(i64, u32)>,
+    /// The node that holds them.
+    pub node: String,
+    /// The caller's clock.
+    pub now: Millis,
+}
+
+/// A change other parts of the gateway may react to, published after it is committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreChange {
+    /// Jobs of this queue became ready (inserted, rescued, released).
+    JobsReady {
+        /// The queue.
+        queue: String,
+    },
+}
+
+/// How the store has grouped its commits since it opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Transactions committed.
+    pub commits: u64,
+    /// Operations carried by those transactions.
+    pub operations: u64,
+    /// The most operations one transaction carried.
+    pub largest_batch: u64,
+}
+
+/// Durable state of the gateway: events, jobs, attempts.
+///
+/// One method per operation, named noun_verb, each taking its parameters as a struct
+/// where there are several.
+///
+/// # Invariants
+///
+/// - A write that returns `Ok` is durable: it survives a crash and, on backends that say
+///   so, power loss.
+/// - An event and its jobs are committed together or not at all.
+/// - A claim never hands out a job whose earlier sibling under the same ordering key in
+///   the same queue is `ready` (or due), `running` or `retrying`; `dead` and `succeeded`
+///   siblings do not block. Among eligible jobs, claims take lower `priority` first, then
+///   earlier `run_at`, then lower id.
+/// - A running job is held by one lease; a completion or renewal from an attempt that is
+///   not the job's current one changes nothing.
+///
+/// # Errors
+///
+/// Every method returns [`StoreError`]; an error means the operation did not take effect.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Commits each event with its jobs, or recognises it as a duplicate of an event on
+    /// the same source whose dedup key was stored less than `dedup_window_ms` before
+    /// `received_at`. Outcomes come back in the order of `events`; later events in the
+    /// same call see earlier ones.
+    async fn event_insert_with_jobs(
+        &self,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<InsertOutcome>, StoreError>;
+
+    /// Reads one event, body and headers included.
+    async fn event_get(&self, id: &str) -> Result<Option<Event>, StoreError>;
+
+    /// Reads one job.
+    async fn job_get(&self, id: i64) -> Result<Option<Job>, StoreError>;
+
+    /// Lists the jobs of an event, in id order.
+    async fn job_list_for_event(&self, event_id: &str) -> Result<Vec<Job>, StoreError>;
+
+    /// Lists the attempts of a job, first attempt first.
+    async fn attempt_list(&self, job_id: i64) -> Result<Vec<Attempt>, StoreError>;
+
+    /// Claims up to `limit` due jobs of one queue, moving them to `running` under a
+    /// lease and counting the attempt.
+    async fn job_claim(&self, claim: JobClaim) -> Result<ClaimBatch, StoreError>;
+
+    /// Renews the leases of running jobs; returns how many were still held.
+    async fn job_lease_extend(&self, extend: JobLeaseExtend) -> Result<u64, StoreError>;
+
+    /// Records attempts and moves their jobs on. Returns, per completion, whether it was
+    /// applied (false when the attempt was no longer the job's current one).
+    async fn job_complete_many(
+        &self,
+        completions: Vec<JobCompletion>,
+    ) -> Result<Vec<bool>, StoreError>;
+
+    /// Brings back running jobs whose lease expired before `now`, recording a
+    /// `lease_expired` attempt for each.
+    async fn job_rescue_expired(&self, rescue: JobRescue) -> Result<Vec<RescuedJob>, StoreError>;
+
+    /// Gives back running jobs without counting their attempt; returns how many.
+    async fn job_release(&self, release: JobRelease) -> Result<u64, StoreError>;
+
+    /// Succeeds when the store can take durable writes now.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Subscribes to committed changes. A slow subscriber may miss changes and sees
+    /// `Lagged`; it should then look at the store again.
+    fn subscribe(&self) -> broadcast::Receiver<StoreChange>;
+
+    /// How commits have been grouped so far.
+    fn commit_stats(&self) -> CommitStats;
+
+    /// Finishes pending writes and closes the store. Later calls fail with
+    /// [`StoreError::Closed`]. Safe to call twice.
+    async fn close(&self);
+}
