@@ -1,0 +1,115 @@
+//! Applies the embedded migrations that a database has not seen yet.
+
+use std::collections::BTreeSet;
+
+use hookd_store::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{SqliteResultExt, invalid};
+
+/// One schema change: its version (the file's number) and its SQL.
+struct Migration {
+    version: i64,
+    sql: &'static str,
+}
+
+/// Every migration, in version order. Append only: an applied migration never changes.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../../migrations/0001_init.sql"),
+}];
+
+/// Brings the schema up to date in one transaction and returns the versions it applied
+/// (empty when the database was current).
+///
+/// # Errors
+///
+/// [`StoreError::Backend`] when a migration fails (nothing is applied then) or the
+/// database records a version newer than this build knows.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<Vec<i64>, StoreError> {
+    const CONTEXT: &str = "applying migrations";
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(CONTEXT)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER NOT NULL PRIMARY KEY,
+             applied_at INTEGER NOT NULL
+         ) STRICT",
+    )
+    .ctx(CONTEXT)?;
+    let applied: BTreeSet<i64> = {
+        let mut stmt = tx
+            .prepare("SELECT version FROM schema_migrations")
+            .ctx(CONTEXT)?;
+        stmt.query_map([], |row| row.get(0))
+            .ctx(CONTEXT)?
+            .collect::<Result<_, _>>()
+            .ctx(CONTEXT)?
+    };
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    if let Some(&newest) = applied.last()
+        && newest > known
+    {
+        return Err(invalid(
+            CONTEXT,
+            format!(
+                "the database has schema version {newest}, this hookd knows up to {known}; \
+                 use a newer hookd"
+            ),
+        ));
+    }
+    let mut done = Vec::new();
+    for migration in MIGRATIONS {
+        if applied.contains(&migration.version) {
+            continue;
+        }
+        tx.execute_batch(migration.sql).ctx(CONTEXT)?;
+        // The one wall-clock read of the store: a record for operators, never compared.
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at)
+             VALUES (?1, CAST(unixepoch('subsec') * 1000 AS INTEGER))",
+            [migration.version],
+        )
+        .ctx(CONTEXT)?;
+        done.push(migration.version);
+    }
+    tx.commit().ctx(CONTEXT)?;
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_from_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+        }
+    }
+
+    #[test]
+    fn second_run_applies_nothing() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().ctx("open")?;
+        assert_eq!(migrate(&mut conn)?, vec![1]);
+        assert_eq!(migrate(&mut conn)?, Vec::<i64>::new());
+        Ok(())
+    }
+
+    #[test]
+    fn newer_database_is_refused() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().ctx("open")?;
+        migrate(&mut conn)?;
+        conn.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)",
+            [],
+        )
+        .ctx("insert")?;
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(StoreError::Backend { .. })
+        ));
+        Ok(())
+    }
+}
