@@ -1,0 +1,253 @@
+//! Configuration: `hookd.toml` → environment overlay → `RawConfig` → checked [`Config`].
+//!
+//! Loading happens in two stages. `raw` mirrors the file with serde (read section by
+//! section by `read`, which reports unknown keys and type errors); `check` turns it
+//! into the validated [`Config`] below (durations parsed, globs compiled, secrets decoded)
+//! and reports every problem at once with its key path, which is what
+//! `hookd config check` prints. `env` overlays `HOOKD_*` variables on the parsed file
+//! before the check, so they are validated the same way. [`load`] and [`load_str`] are the
+//! entry points; the defaults are the `…_DEFAULT` consts of `check`.
+//!
+//! Every other stage reads only the validated types of this file.
+
+pub(crate) mod check;
+pub(crate) mod env;
+pub(crate) mod raw;
+mod read;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use globset::GlobSet;
+use hookd_signature::Encoding;
+use hookd_signature::standard_webhooks::Secret;
+
+pub use check::{Problem, Severity, load, load_str};
+
+/// The validated configuration of one node.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[sources.NAME]`, by name.
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// `[queues.NAME]`, by name; always holds `default`.
+    pub queues: BTreeMap<String, QueueConfig>,
+    /// `[destinations.NAME]`, by name.
+    pub destinations: BTreeMap<String, DestinationConfig>,
+    /// `[[routes]]`, in file order.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (the default).
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+/// `[server]`: the node itself.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (`listen`, default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// Directory of the embedded store (`data_dir`, default `./hookd-data`).
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL (`database_url`); when set, the node uses PostgreSQL instead of the
+    /// embedded store.
+    pub database_url: Option<String>,
+    /// This node's name in leases and attempts (`node_id`, default host name + pid).
+    pub node_id: String,
+    /// How long running jobs may take to finish after SIGTERM before they are released
+    /// (`shutdown_grace`, default 30 s).
+    pub shutdown_grace: Duration,
+    /// How often expired leases are looked for (`rescue_interval`, default 5 s).
+    pub rescue_interval: Duration,
+    /// Log filter (`log_level`, default `info`; any `tracing` filter directive).
+    pub log_level: String,
+    /// Log line format (`log_format`, `json` or `text`, default `json`).
+    pub log_format: LogFormat,
+}
+
+/// `[sources.NAME]`: one inbound endpoint, `POST /in/NAME`.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// The table key.
+    pub name: String,
+    /// Owner of everything derived from this source (`tenant`, default `default`).
+    pub tenant: String,
+    /// How requests are verified (`preset` and its keys).
+    pub verify: Verifier,
+    /// Where the event type is (`event_type`); `None`: the type is empty.
+    pub event_type: Option<FieldRef>,
+    /// Where the provider's event id is (`event_id`); `None`: the SHA-256 of the body.
+    pub event_id: Option<FieldRef>,
+    /// A repeat of the same dedup key within this window is a duplicate
+    /// (`dedup_window`, default 24 h).
+    pub dedup_window: Duration,
+    /// Largest body accepted, in bytes (`max_body`, default 1 MiB).
+    pub max_body: usize,
+    /// Whether the body must be JSON (`format`, default `json`).
+    pub format: BodyFormat,
+}
+
+/// What the body of a source must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// The body is parsed as JSON; one that does not parse is rejected with 400.
+    Json,
+    /// The body is kept as bytes and never parsed; JSON pointers cannot be used.
+    Raw,
+}
+
+/// A field of the request: a header or a JSON pointer into the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldRef {
+    /// `{ header = "x-event-type" }` (stored lower case).
+    Header(String),
+    /// `{ json = "/type" }`.
+    Json(String),
+}
+
+/// The verification scheme of a source, chosen by `preset`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Verifier {
+    /// `preset = "generic-hmac"`.
+    GenericHmac(GenericHmac),
+}
+
+/// `generic-hmac`: HMAC-SHA256 over a template of the request.
+#[derive(Debug, Clone)]
+pub struct GenericHmac {
+    /// `secrets`: every one is tried (rotation); raw bytes of the strings.
+    pub secrets: Vec<String>,
+    /// `signature_header`, lower case.
+    pub signature_header: String,
+    /// `encoding`: `hex` (default) or `base64`.
+    pub encoding: Encoding,
+    /// `prefix` the header value must start with exactly (e.g. `sha256=`).
+    pub prefix: Option<String>,
+    /// `timestamp_header` (lower case) holding unix seconds, when the sender sends one.
+    pub timestamp_header: Option<String>,
+    /// `tolerance`: how far the timestamp may be from now, either way (default 5 min).
+    pub tolerance: Duration,
+    /// `signed_payload`: what the HMAC covers (default `{body}`).
+    pub signed_payload: Vec<PayloadPart>,
+}
+
+/// One piece of a `signed_payload` template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadPart {
+    /// Text between placeholders.
+    Literal(String),
+    /// `{body}`: the raw body.
+    Body,
+    /// `{timestamp}`: the timestamp header's value as sent.
+    Timestamp,
+    /// `{id}`: the event id as extracted by `event_id`.
+    Id,
+    /// `{header:NAME}`: that header's value (name lower case).
+    Header(String),
+}
+
+/// `[queues.NAME]`: a lane of work with its own workers and retry policy.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// The table key.
+    pub name: String,
+    /// Jobs of this queue running at once on this node (`concurrency`, default 10).
+    pub concurrency: u32,
+    /// Attempts before a job goes dead (`max_attempts`, default 8).
+    pub max_attempts: u32,
+    /// Wait between attempts (`backoff`).
+    pub backoff: Backoff,
+    /// How long a claimed job is held before the rescuer may take it back; renewed while
+    /// the job runs (`lease`, default 30 s).
+    pub lease: Duration,
+}
+
+/// Exponential back-off: attempt *n* waits `base × 2^(n-1)`, capped at `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// `base`, default 2 s.
+    pub base: Duration,
+    /// `max`, default 1 h.
+    pub max: Duration,
+    /// `jitter`, default `full`.
+    pub jitter: Jitter,
+}
+
+/// How back-off delays are randomised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jitter {
+    /// A uniform random delay between zero and the computed one.
+    Full,
+    /// The computed delay exactly.
+    None,
+}
+
+/// `[destinations.NAME]`: an HTTP endpoint hookd forwards to.
+#[derive(Debug, Clone)]
+pub struct DestinationConfig {
+    /// The table key.
+    pub name: String,
+    /// `url` (http or https).
+    pub url: reqwest::Url,
+    /// `secret`: the `whsec_` secret hookd signs with.
+    pub secret: Secret,
+    /// `timeout` of one attempt, connect to last byte (default 30 s).
+    pub timeout: Duration,
+    /// `allow_private_network`: permits loopback and private addresses once the SSRF
+    /// guard exists (default false).
+    pub allow_private_network: bool,
+}
+
+/// `[[routes]]`: which events go to which queue and destination.
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    /// `name`, default `routes[N]`.
+    pub name: String,
+    /// `source`: one name or a list.
+    pub sources: Vec<String>,
+    /// `types` as written (globs); empty matches every type.
+    pub type_patterns: Vec<String>,
+    /// `types` compiled.
+    pub types: GlobSet,
+    /// `match`: JSON pointer = value, all must hold.
+    pub conditions: Vec<(String, serde_json::Value)>,
+    /// `queue`, default `default`.
+    pub queue: String,
+    /// `priority` 1 … 5, default 3.
+    pub priority: u8,
+    /// `ordering_key`: JSON pointers whose values, joined, form the key.
+    pub ordering_key: Vec<String>,
+    /// `delay` before the first attempt, default 0.
+    pub delay: Duration,
+    /// `destination`: a `[destinations]` key.
+    pub destination: String,
+}
+
+impl QueueConfig {
+    /// A queue with every setting at its default: what `[queues.NAME]` with no keys gives,
+    /// and what the implicit `default` queue is.
+    pub(crate) fn defaults(name: &str) -> Self {
+        QueueConfig {
+            name: name.to_owned(),
+            concurrency: check::CONCURRENCY_DEFAULT,
+            max_attempts: check::MAX_ATTEMPTS_DEFAULT,
+            backoff: Backoff {
+                base: check::BACKOFF_BASE_DEFAULT,
+                max: check::BACKOFF_MAX_DEFAULT,
+                jitter: check::JITTER_DEFAULT,
+            },
+            lease: check::LEASE_DEFAULT,
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The serde mirror of `hookd.toml`: first stage of configuration loading.
+//!
+//! Every field is optional here (a key left out takes its default in [`check`](super::check)),
+//! so that deserialization fails only on a value of the wrong type, and [`check`](super::check)
+//! can name each missing or wrong key with its path. Unknown keys are not rejected by serde;
+//! [`check`](super::check) collects them with `serde_ignored` and reports each one.
+//!
+//! Durations are humantime strings (`"250ms"`, `"5m"`, `"24h"`), sizes are a number of bytes
+//! or a string with a unit (`"512KiB"`, `"1MiB"`). The doc comment on each field is the
+//! user documentation of that key; `hookd.example.toml` repeats it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+
+/// The whole file, section by section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, expecting = "a table")]
+pub(crate) struct RawConfig {
+    /// `[server]`: the node itself.
+    pub(crate) server: RawServer,
+    /// `[sources.NAME]`: inbound endpoints, each served at `POST /in/NAME`.
+    pub(crate) sources: BTreeMap<String, RawSource>,
+    /// `[queues.NAME]`: lanes of work. A queue named `default` always exists.
+    pub(crate) queues: BTreeMap<String, RawQueue>,
+    /// `[destinations.NAME]`: HTTP endpoints that hookd forwards events to.
+    pub(crate) destinations: BTreeMap<String, RawDestination>,
+    /// `[[routes]]`: which events go to which queue and destination, in file order.
+    pub(crate) routes: Vec<RawRoute>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, expecting = "a table")]
+pub(crate) struct RawServer {
+    /// Address and port to listen on, e.g. `"0.0.0.0:8080"`. Default `"127.0.0.1:8080"`.
+    pub(crate) listen: Option<String>,
+    /// Directory of the embedded store (created when missing). Default `"./hookd-data"`.
+    /// Not used when `database_url` is set.
+    pub(crate) data_dir: Option<String>,
+    /// PostgreSQL URL (`postgres://user:password@host/db`). When set, the node keeps its data
+    /// in PostgreSQL instead of the embedded store, and any number of nodes may share it.
+    pub(crate) database_url: Option<String>,
+    /// This node's name, recorded in leases and attempts. Default: the host name, `-`, and
+    /// the process id.
+    pub(crate) node_id: Option<String>,
+    /// After SIGTERM, how long running jobs may take to finish before they are released for
+    /// another node. Default `"30s"`.
+    pub(crate) shutdown_grace: Option<HumanDuration>,
+    /// How often jobs whose lease expired (their worker or node died) are looked for and made
+    /// ready again. Default `"5s"`.
+    pub(crate) rescue_interval: Option<HumanDuration>,
+    /// Which log lines are written: a level (`error`, `warn`, `info`, `debug`, `trace`) or
+    /// any `tracing` filter directive such as `"info,hookd::dispatch=debug"`. Default `"info"`.
+    pub(crate) log_level: Option<String>,
+    /// How log lines are written: `"json"` (one object per line) or `"text"`. Default `"json"`.
+    pub(crate) log_format: Option<String>,
+}
+
+/// `[sources.NAME]`: one inbound endpoint, `POST /in/NAME`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, expecting = "a table")]
+pub(crate) struct RawSource {
+    /// How requests of this source are verified and read. Known: `"generic-hmac"`
+    /// (HMAC-SHA256 of a template of the request, configured by the keys below). Default
+    /// `"generic-hmac"`.
+    pub(crate) preset: Option<String>,
+    /// Owner of the events of this source and of everything derived from them; API tokens
+    /// of another tenant do not see them. Default `"default"`.
+    pub(crate) tenant: Option<String>,
+    /// The shared secret, or a list of secrets: a request is genuine when any one of them
+    /// verifies it, so that a secret can be rotated without downtime. Required, at least one.
+    pub(crate) secrets: Option<OneOrMany<String>>,
+    /// The header carrying the signature, e.g. `"x-signature"`. Required.
+    pub(crate) signature_header: Option<String>,
+    /// How the signature is written in the header: `"hex"` or `"base64"`. Default `"hex"`.
+    pub(crate) encoding: Option<String>,
+    /// Text the header value starts with before the signature, e.g. `"sha256="`. Default: none.
+    pub(crate) prefix: Option<String>,
+    /// The header carrying the time the request was sent, in unix seconds. When set,
+    /// requests older or newer than `tolerance` are rejected. Default: none.
+    pub(crate) timestamp_header: Option<String>,
+    /// How far the timestamp may be from now, either way. Default `"5m"`.
+    pub(crate) tolerance: Option<HumanDuration>,
+    /// What the HMAC covers, as a template: `{body}` (the raw body), `{timestamp}` (the
+    /// timestamp header's value), `{id}` (the event id, see `event_id`), `{header:NAME}`
+    /// (any header's value), and literal text between them. Default `"{body}"`.
+    pub(crate) signed_payload: Option<String>,
+    /// Where the event type is: `{ json = "/type" }` (a JSON pointer into the body) or
+    /// `{ header = "x-event-type" }`. Default: none (the type is empty).
+    pub(crate) event_type: Option<RawFieldRef>,
+    /// Where the sender's event id is, as for `event_type`. Repeats of one id within
+    /// `dedup_window` are stored once. Default: none (the SHA-256 of the body).
+    pub(crate) event_id: Option<RawFieldRef>,
+    /// A repeat of the same event id within this window is answered as a duplicate and not
+    /// stored again. Default `"24h"`.
+    pub(crate) dedup_window: Option<HumanDuration>,
+    /// Largest request body accepted: a number of bytes or a size such as `"512KiB"` or
+    /// `"1MiB"`. Larger requests are answered 413. Default `"1MiB"`.
+    pub(crate) max_body: Option<ByteSizeValue>,
+    /// `"json"`: the body must be JSON (400 otherwise) and JSON pointers can be used;
+    /// `"raw"`: the body is kept as bytes and never parsed. Default `"json"`.
+    pub(crate) format: Option<String>,
+}
+
+/// `{ json = "/pointer" }` or `{ header = "name" }`: a field of the request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(
+    default,
+    expecting = r#"a table such as { json = "/type" } or { header = "x-event-type" }"#
+)]
+pub(crate) struct RawFieldRef {
+    /// A JSON pointer into the body (RFC 6901), e.g. `"/type"` or `"/data/object/id"`.
+    pub(crate) json: Option<String>,
+    /// A header name, e.g. `"x-event-type"`.
+    pub(crate) header: Option<String>,
+}
+
+/// `[queues.NAME]`: a lane of work with its own workers and retry policy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, expecting = "a table")]
+pub(crate) struct RawQueue {
+    /// Jobs of this queue that run at once on each node. Default `10`.
+    pub(crate) concurrency: Option<i64>,
+    /// Attempts of one job, the first included, before it goes dead. Default `8`.
+    pub(crate) max_attempts: Option<i64>,
+    /// Wait between attempts: `{ base = "2s", max = "1h", jitter = "full" }`.
+    pub(crate) backoff: Option<RawBackoff>,
+    /// How long a running job is held by its worker before another may take it back; renewed
+    /// while the job runs, so it only matters when a worker or node dies. Default `"30s"`.
+    pub(crate) lease: Option<HumanDuration>,
+}
+
+/// `backoff = { base = "2s", max = "1h", jitter = "full" }`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(
+    default,
+    expecting = r#"a table such as { base = "2s", max = "1h", jitter = "full" }"#
+)]
+pub(crate) struct RawBackoff {
+    /// Wait after the first failed attempt; it doubles with each further one. Default `"2s"`.
+    pub(crate) base: Option<HumanDuration>,
+    /// The longest wait between two attempts. Default `"1h"`.
+    pub(crate) max: Option<HumanDuration>,
+    /// `"full"`: wait a random time between zero and the computed wait, so that many failed
+    /// jobs do not retry at once; `"none"`: wait exactly the computed time. Default `"full"`.
+    pub(crate) jitter: Option<String>,
+}
+
+/// `[destinations.NAME]`: an HTTP endpoint hookd forwards events to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, expecting = "a table")]
+pub(crate) struct RawDestination {
+    /// Where events are POSTed: an `http` or `https` URL. Required.
+    pub(crate) url: Option<String>,
+    /// The Standard Webhooks secret (`whsec_` + base64) hookd signs each request with, so
+    /// that the receiver can verify it. Required.
+    pub(crate) secret: Option<String>,
+    /// Time allowed for one attempt, from connecting to the last byte of the answer.
+    /// Default `"30s"`.
+    pub(crate) timeout: Option<HumanDuration>,
+    /// Allow forwarding to loopback and private network addresses (needed for a local test
+    /// sink). Default `false`.
+    pub(crate) allow_private_network: Option<bool>,
+}
+
+/// `[[routes]]`: one rule; an event gets one job for every route it matches.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, expecting = "a table")]
+pub(crate) struct RawRoute {
+    /// A name for the route, shown in the API and dashboard. Default `"routes[N]"` (N counts
+    /// from 0 in file order).
+    pub(crate) name: Option<String>,
+    /// The source, or a list of sources, whose events this route takes. Required.
+    pub(crate) source: Option<OneOrMany<String>>,
+    /// Globs on the event type, e.g. `["order.*", "refund.created"]`; `*` matches any text,
+    /// dots included. Default: every type.
+    pub(crate) types: Option<OneOrMany<String>>,
+    /// Conditions on the body: JSON pointer = value, all must hold, e.g.
+    /// `{ "/status" = "paid" }`. Default: none.
+    #[serde(rename = "match")]
+    pub(crate) conditions: Option<BTreeMap<String, toml::Value>>,
+    /// The queue the jobs go to. Default `"default"`.
+    pub(crate) queue: Option<String>,
+    /// Within the queue, `1` runs first … `5` last. Default `3`.
+    pub(crate) priority: Option<i64>,
+    /// JSON pointers (one or a list) whose values form the ordering key: jobs with the same
+    /// key in one queue run one at a time, oldest first. Default: none (jobs run in parallel).
+    pub(crate) ordering_key: Option<OneOrMany<String>>,
+    /// How long to wait before the first attempt. Default `"0s"`.
+    pub(crate) delay: Option<HumanDuration>,
+    /// The `[destinations]` key the jobs are forwarded to. Required.
+    pub(crate) destination: Option<String>,
+}
+
+/// A duration written as a humantime string: `"250ms"`, `"30s"`, `"5m"`, `"24h"`, `"1h 30m"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HumanDuration(pub(crate) Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+
+        impl Visitor<'_> for DurationVisitor {
+            type Value = HumanDuration;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a duration such as "250ms", "30s", "5m" or "24h""#)
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {
+                humantime::parse_duration(v).map(HumanDuration).map_err(|e| {
+                    E::custom(format_args!(
+                        r#"invalid duration "{v}": {e}; write e.g. "250ms", "30s", "5m" or "24h""#
+                    ))
+                })
+            }
+        }
+
+        deserializer.deserialize_str(DurationVisitor)
+    }
+}
+
+/// A size: a number of bytes (`1048576`) or a string with a unit (`"512KiB"`, `"1MiB"`,
+/// `"1MB"` = 1,000,000 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ByteSizeValue(pub(crate) u64);
+
+impl<'de> Deserialize<'de> for ByteSizeValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+
+        impl Visitor<'_> for SizeVisitor {
+            type Value = ByteSizeValue;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a size in bytes such as 1048576 or "1MiB""#)
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSizeValue, E> {
+                Ok(ByteSizeValue(v))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSizeValue, E> {
+                u64::try_from(v)
+                    .map(ByteSizeValue)
+                    .map_err(|_| E::custom(format_args!("invalid size {v}: must not be negative")))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSizeValue, E> {
+                v.trim()
+                    .parse::<bytesize::ByteSize>()
+                    .map(|b| ByteSizeValue(b.as_u64()))
+                    .map_err(|e| {
+                        E::custom(format_args!(
+                            r#"invalid size "{v}": {e}; write e.g. 1048576, "512KiB" or "1MiB""#
+                        ))
+                    })
+            }
+        }
+
+        deserializer.deserialize_any(SizeVisitor)
+    }
+}
+
+/// One value or a list of them: `secrets = "s"` is `secrets = ["s"]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OneOrMany<T>(pub(crate) Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OneOrManyVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for OneOrManyVisitor<T> {
+            type Value = OneOrMany<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany<T>, E> {
+                T::deserialize(de::value::StrDeserializer::<E>::new(v))
+                    .map(|one| OneOrMany(vec![one]))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany<T>, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(OneOrMany(items))
+            }
+        }
+
+        deserializer.deserialize_any(OneOrManyVisitor(std::marker::PhantomData))
+    }
+}
