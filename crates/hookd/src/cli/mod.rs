@@ -1,0 +1,71 @@
+//! The command line: `hookd serve`, `hookd config check`, `hookd sink`.
+//!
+//! Each subcommand is a file. Errors come back to `main`, which maps them to exit codes
+//! in one place: 0 done, 1 failed, 2 the input (flags or configuration) is wrong.
+
+mod config;
+mod serve;
+mod sink;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// hookd: receive webhooks, verify them, queue them durably, deliver them reliably.
+#[derive(Debug, Parser)]
+#[command(name = "hookd", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(serve::ServeArgs),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Run a test receiver that verifies Standard Webhooks signatures and logs each request.
+    Sink(sink::SinkArgs),
+}
+
+/// A failure whose message has already been written for the user; `main` only sets the
+/// exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl Cli {
+    /// Runs the chosen subcommand to its end.
+    pub fn run(self) -> ExitCode {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                eprintln!("error: cannot start the async runtime: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let result = runtime.block_on(async {
+            match self.command {
+                Command::Serve(args) => serve::run(args).await,
+                Command::Config(command) => config::run(command),
+                Command::Sink(args) => sink::run(args).await,
+            }
+        });
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) if error.is::<UsageError>() => {
+                eprintln!("{error}");
+                ExitCode::from(2)
+            }
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! `hookd serve`: load the configuration, open the store, run the gateway until SIGTERM
+//! or SIGINT, then shut down gracefully.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use tokio::net::TcpListener;
+
+use super::UsageError;
+use crate::config;
+use crate::runtime::{Gateway, open_store};
+use crate::telemetry;
+
+#[derive(Debug, Args)]
+pub(super) struct ServeArgs {
+    /// The configuration file.
+    #[arg(long, short, default_value = "hookd.toml")]
+    config: PathBuf,
+    /// Listen on this address instead of `server.listen`.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Keep the embedded store in this directory instead of `server.data_dir`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Use PostgreSQL at this URL instead of the embedded store.
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = match config::load(&args.config, std::env::vars()) {
+        Ok((config, warnings)) => {
+            for warning in warnings {
+                eprintln!("{warning}");
+            }
+            config
+        }
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            return Err(UsageError(format!(
+                "{}: the configuration has problems; see above (hookd config check {0})",
+                args.config.display()
+            ))
+            .into());
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        config.server.data_dir = dir;
+    }
+    if let Some(url) = args.database_url {
+        config.server.database_url = Some(url);
+    }
+    telemetry::init(&config.server);
+
+    let store = open_store(&config).await?;
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.server.listen))?;
+    let gateway = Gateway::start(config, store, listener).await?;
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    gateway.shutdown().await;
+    Ok(())
+}
+
+/// Returns on SIGINT or SIGTERM.
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("waiting for SIGINT"),
+        _ = term.recv() => Ok(()),
+    }
+}

@@ -1,0 +1,208 @@
+//! Ingest: `POST /in/{source}`.
+//!
+//! The answer to a provider is the promise of the whole gateway, so the order is fixed:
+//! read the body within the source's limit, verify the raw bytes, parse and extract the
+//! events, route them, commit every event with its jobs in one store call, and only then
+//! answer 200. A provider's retry of an event already stored within the dedup window is
+//! answered 200 with the original id and stored nothing. Every rejection is a precise
+//! 4xx with the JSON error body, and nothing already accepted is touched by it.
+
+mod error;
+pub(crate) mod providers;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::routing::post;
+use hookd_store::{InsertOutcome, NewEvent, Store};
+use serde::Serialize;
+use tokio::sync::watch;
+use ulid::Ulid;
+
+pub(crate) use error::IngestError;
+use providers::{Unverified, verify_and_extract};
+
+use crate::clock;
+use crate::config::Config;
+use crate::route::{self, RouteInput};
+
+/// What the ingest handlers share.
+#[derive(Clone)]
+pub(crate) struct IngestState {
+    pub(crate) config: watch::Receiver<Arc<Config>>,
+    pub(crate) store: Arc<dyn Store>,
+}
+
+/// The ingest routes: `POST /in/{source}`, and `GET` for sources with a handshake.
+pub(crate) fn router(state: IngestState) -> Router {
+    Router::new()
+        .route("/in/{source}", post(receive).get(handshake))
+        .with_state(state)
+}
+
+/// The 200 answer.
+#[derive(Debug, Serialize)]
+struct Accepted {
+    /// The event's id (the first event's, for a batch); for a duplicate, the id of the
+    /// event stored first.
+    id: String,
+    duplicate: bool,
+    /// Every event's id, for a delivery that carried several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ids: Option<Vec<String>>,
+    /// How many of them were duplicates, for a delivery that carried several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicates: Option<usize>,
+}
+
+#[tracing::instrument(name = "ingest", skip_all, fields(source = %name))]
+async fn receive(
+    State(state): State<IngestState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Accepted>, IngestError> {
+    let config = state.config.borrow().clone();
+    let result = accept(&config, &*state.store, &name, &headers, body).await;
+    if let Err(rejection) = &result {
+        tracing::debug!(code = rejection.code(), %rejection, "request rejected");
+    }
+    result.map(Json)
+}
+
+async fn accept(
+    config: &Config,
+    store: &dyn Store,
+    name: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Accepted, IngestError> {
+    let source = config
+        .sources
+        .get(name)
+        .ok_or_else(|| IngestError::UnknownSource(name.to_owned()))?;
+    let body = read_body(body, headers, source.max_body).await?;
+    let received_at = clock::now_millis();
+    let request = Unverified {
+        headers,
+        body: &body,
+    };
+    let extracted = verify_and_extract(source, request, received_at / 1000)?;
+
+    let stored_headers = stored_headers(headers);
+    let events: Vec<NewEvent> = extracted
+        .into_iter()
+        .map(|event| {
+            let plan = route::plan(
+                config,
+                RouteInput {
+                    source: name,
+                    event_type: &event.event_type,
+                    body: event.json.as_ref(),
+                    received_at,
+                },
+            );
+            for route in &plan.unkeyed_routes {
+                tracing::debug!(route, "ordering key pointer missing; job is unkeyed");
+            }
+            NewEvent {
+                id: format!("evt_{}", Ulid::new()),
+                tenant: source.tenant.clone(),
+                source: name.to_owned(),
+                event_type: event.event_type,
+                provider_event_id: event.provider_event_id,
+                dedup_key: event.dedup_key,
+                dedup_window_ms: i64::try_from(source.dedup_window.as_millis()).unwrap_or(i64::MAX),
+                occurred_at: event.occurred_at,
+                received_at,
+                headers: stored_headers.clone(),
+                body: body.to_vec(),
+                jobs: plan.jobs,
+            }
+        })
+        .collect();
+
+    let outcomes = store
+        .event_insert_with_jobs(events)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "events could not be committed");
+            IngestError::StoreUnavailable
+        })?;
+    Ok(answer(&outcomes))
+}
+
+fn answer(outcomes: &[InsertOutcome]) -> Accepted {
+    let ids: Vec<String> = outcomes
+        .iter()
+        .map(|o| match o {
+            InsertOutcome::Inserted { id } => id.clone(),
+            InsertOutcome::Duplicate { original_id } => original_id.clone(),
+        })
+        .collect();
+    let duplicates = outcomes
+        .iter()
+        .filter(|o| matches!(o, InsertOutcome::Duplicate { .. }))
+        .count();
+    let batch = outcomes.len() > 1;
+    Accepted {
+        id: ids.first().cloned().unwrap_or_default(),
+        duplicate: !batch && duplicates == 1,
+        ids: batch.then_some(ids),
+        duplicates: batch.then_some(duplicates),
+    }
+}
+
+/// `GET /in/{source}`: no preset built so far has a handshake.
+async fn handshake(
+    State(state): State<IngestState>,
+    Path(name): Path<String>,
+) -> Result<(), IngestError> {
+    if state.config.borrow().sources.contains_key(&name) {
+        Err(IngestError::MethodNotAllowed)
+    } else {
+        Err(IngestError::UnknownSource(name))
+    }
+}
+
+/// Reads the whole body, refusing at once a declared length over `limit` and stopping
+/// as soon as the bytes read pass it.
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, IngestError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(IngestError::BodyTooLarge { limit });
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let over_limit =
+            std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |err| {
+                err.source()
+            })
+            .any(|err| err.is::<http_body_util::LengthLimitError>());
+        if over_limit {
+            IngestError::BodyTooLarge { limit }
+        } else {
+            IngestError::BodyUnreadable(e.to_string())
+        }
+    })
+}
+
+/// The request headers as stored with the event: names lower case (as HTTP/1.1 parsing
+/// gives them), values as text, bytes that are not UTF-8 replaced.
+fn stored_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,78 @@
+//! Assembles the HTTP surfaces into one router: ingest (`/in/{source}`), `/healthz`,
+//! `/readyz`, and a JSON 404 for everything else.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::http_error::HttpError;
+use crate::ingest::{self, IngestState};
+use crate::runtime::Services;
+
+/// How long `/readyz` waits for the store before calling it unavailable.
+const READY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(2);
+
+/// The whole HTTP surface of a node.
+pub(crate) fn router(services: &Services) -> Router {
+    let ingest = ingest::router(IngestState {
+        config: services.config.clone(),
+        store: services.store.clone(),
+    });
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz).with_state(services.clone()))
+        .merge(ingest)
+        .fallback(not_found)
+        .layer(CatchPanicLayer::custom(|_| {
+            HttpError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the request failed inside hookd; it has been logged",
+            )
+            .into_response()
+        }))
+}
+
+/// `/healthz`: the process is alive.
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `/readyz`: 200 while webhooks can be accepted durably, 503 when they cannot (the
+/// store does not answer, or the node is shutting down).
+async fn readyz(State(services): State<Services>) -> Response {
+    if services.shutdown.is_cancelled() {
+        return unavailable("shutting down");
+    }
+    match tokio::time::timeout(READY_TIMEOUT_DEFAULT, services.store.ping()).await {
+        Ok(Ok(())) => Json(json!({ "status": "ok" })).into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness check failed");
+            unavailable("the store cannot take writes")
+        }
+        Err(_) => unavailable("the store did not answer in time"),
+    }
+}
+
+fn unavailable(reason: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "status": "unavailable", "reason": reason })),
+    )
+        .into_response()
+}
+
+async fn not_found() -> HttpError {
+    HttpError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; webhooks are received on POST /in/{source}",
+    )
+}

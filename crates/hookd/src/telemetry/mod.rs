@@ -1,0 +1,24 @@
+//! Telemetry: structured logs. Every line about an event or a job carries its
+//! `event_id` and `job_id` fields.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogFormat, ServerConfig};
+
+/// Installs the process-wide log subscriber: JSON lines (or text) on stderr, filtered by
+/// `log_level`. `HOOKD_LOG`, when set, replaces the filter for one run.
+pub(crate) fn init(server: &ServerConfig) {
+    let filter = std::env::var("HOOKD_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_new(&server.log_level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second call (tests that start several gateways) keeps the first subscriber.
+    let _ = match server.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
