@@ -1,0 +1,27 @@
+//! The one integration test binary of `hookd` (STYLE 30): every test starts the real
+//! gateway in-process on `127.0.0.1:0`, with the embedded SQLite store in a temporary
+//! directory and a real [`hookd::sink::Sink`] as the destination, and talks to it over
+//! real HTTP. Tests are isolated from each other and run in parallel.
+//!
+//! - [`support`]: the harness (gateway, sink, signer, raw HTTP, waiting).
+//! - [`ingest`]: answers of `POST /in/{source}`: rejections, rotation, encodings, dedup.
+//! - [`delivery`]: forwarding, fan-out, `match`, delays, retries, dead jobs.
+//! - [`ordering`]: priority within a queue, per-key FIFO under concurrency.
+//! - [`lease`]: a job held by a vanished worker comes back while the node runs.
+//! - [`shutdown`]: graceful drain within the grace, release beyond it.
+//! - [`durability`]: `synchronous=FULL` and group commit under load.
+//! - [`crash`]: the real binary killed with SIGKILL under load loses nothing acknowledged.
+//! - [`example_config`]: the bundled `hookd.example.toml` loads.
+//! - [`architecture`]: stages never import backwards.
+
+mod support;
+
+mod architecture;
+mod crash;
+mod delivery;
+mod durability;
+mod example_config;
+mod ingest;
+mod lease;
+mod ordering;
+mod shutdown;
