@@ -146,14 +146,18 @@ impl Pool {
         Ok(batch.next_run_at)
     }
 
+    /// `(job id, attempt)` of every job this pool runs, as leases and releases name them.
+    fn held(&self) -> Vec<(i64, u32)> {
+        self.running
+            .iter()
+            .map(|(&id, &attempt)| (id, attempt))
+            .collect()
+    }
+
     async fn renew_leases(&self) {
         let lease = self.settings().1;
         let extend = JobLeaseExtend {
-            jobs: self
-                .running
-                .iter()
-                .map(|(&id, &attempt)| (id, attempt))
-                .collect(),
+            jobs: self.held(),
             node: self.services.node.clone(),
             lease_until: clock::now_millis().saturating_add(clock::millis(lease)),
         };
@@ -181,11 +185,7 @@ impl Pool {
             return;
         }
         let release = JobRelease {
-            jobs: self
-                .running
-                .iter()
-                .map(|(&id, &attempt)| (id, attempt))
-                .collect(),
+            jobs: self.held(),
             node: self.services.node.clone(),
             now: clock::now_millis(),
         };
