@@ -15,6 +15,10 @@
 //! - [`parse_unix_timestamp`] and [`check_timestamp`]: replay protection by tolerance.
 //! - [`constant_time_eq`]: the comparison every scheme must use.
 //! - [`standard_webhooks`]: the complete Standard Webhooks v1 (symmetric) scheme.
+//! - [`stripe`]: Stripe's `Stripe-Signature` (`t=…,v1=…`) scheme, signing and verifying.
+//! - [`highlevel`]: HighLevel's Ed25519 and RSA signatures with public keys.
+//! - [`twilio`]: Twilio's HMAC-SHA1 over the URL and the sorted form parameters, and its
+//!   `bodySHA256` variant for JSON bodies.
 //!
 //! # Invariants
 //!
@@ -27,9 +31,12 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod highlevel;
 mod mac;
 pub mod standard_webhooks;
+pub mod stripe;
 mod timestamp;
+pub mod twilio;
 
 pub use crate::error::SignatureError;
 pub use crate::mac::{

@@ -7,20 +7,24 @@
 //! id below. An invalid vector missing from those lists, or a listed id missing from the
 //! file, fails the test, so vectors cannot be skipped silently.
 //!
-//! GitHub and Stripe have no module of their own in this crate; their header handling lives
-//! in hookd's ingest presets. The small adapters here follow the documented schemes with the
-//! crate's building blocks, which is exactly how the presets use them.
+//! GitHub has no module of its own in this crate; its header handling lives in hookd's
+//! ingest preset, which calls [`verify_hmac_sha256`] exactly as the test below does.
+//! Stripe's vectors run through [`hookd_signature::stripe`]; HighLevel's, with their
+//! public keys, in [`highlevel`].
+
+
+mod highlevel;
 
 use hookd_signature::standard_webhooks::{self, Secret};
 use hookd_signature::{
-    Encoding, SignatureError, check_timestamp, encode_signature, hmac_sha256, parse_unix_timestamp,
+    Encoding, SignatureError, encode_signature, hmac_sha256, parse_unix_timestamp, stripe,
     verify_hmac_sha256,
 };
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 /// Stripe's default tolerance (`stripe-go` `DefaultTolerance = 300 * time.Second`).
-const STRIPE_TOLERANCE_SECS: u64 = 300;
+const STRIPE_TOLERANCE_SECS: u64 = stripe::DEFAULT_TOLERANCE_SECS;
 
 const STRIPE_NO_TIMESTAMP: SignatureError =
     SignatureError::Malformed("Stripe-Signature has no t= element");
@@ -252,31 +256,9 @@ fn github_vectors() {
     assert_all_used(&invalid, &used);
 }
 
-/// Stripe's scheme from the crate's building blocks: `t=<unix>,v1=<hex>[,v1=...][,v0=...]`,
-/// HMAC-SHA256 hex over `{t}.{body}` with the secret used verbatim, any `v1` may match.
+/// Stripe's scheme as the `stripe` preset runs it, with the SDKs' default tolerance.
 fn verify_stripe(secret: &str, header: &str, body: &[u8], now: i64) -> Result<(), SignatureError> {
-    let mut timestamp = None;
-    let mut v1 = Vec::new();
-    for (key, value) in header.split(',').filter_map(|item| item.split_once('=')) {
-        match key {
-            "t" if timestamp.is_none() => timestamp = Some(value),
-            "v1" => v1.push(value),
-            _ => {}
-        }
-    }
-    let t = timestamp.ok_or(STRIPE_NO_TIMESTAMP)?;
-    check_timestamp(parse_unix_timestamp(t)?, now, STRIPE_TOLERANCE_SECS)?;
-    let message: &[&[u8]] = &[t.as_bytes(), b".", body];
-    let mut outcome = Err(STRIPE_NO_V1);
-    for signature in v1 {
-        match verify_hmac_sha256(&[secret], message, signature, Encoding::Hex, None) {
-            Ok(()) => return Ok(()),
-            Err(SignatureError::Mismatch) => outcome = Err(SignatureError::Mismatch),
-            Err(other) if outcome == Err(STRIPE_NO_V1) => outcome = Err(other),
-            Err(_) => {}
-        }
-    }
-    outcome
+    stripe::verify(&[secret], header, body, now, STRIPE_TOLERANCE_SECS)
 }
 
 #[test]
