@@ -24,14 +24,15 @@ use hookd_signature::standard_webhooks::Secret;
 use toml::{Table, Value};
 
 use super::env::{self, Applied};
+use super::presets;
 use super::raw::{
     ByteSizeValue, HumanDuration, RawConfig, RawDestination, RawFieldRef, RawQueue, RawRoute,
     RawServer, RawSource,
 };
 use super::read::{Declared, read_raw};
 use super::{
-    Backoff, BodyFormat, Config, DestinationConfig, FieldRef, GenericHmac, Jitter, LogFormat,
-    PayloadPart, QueueConfig, RouteConfig, ServerConfig, SourceConfig, Verifier,
+    Backoff, BodyFormat, Config, DestinationConfig, FieldRef, Jitter, LogFormat, QueueConfig,
+    RouteConfig, ServerConfig, SourceConfig,
 };
 
 /// `server.listen` when not set.
@@ -96,9 +97,6 @@ pub(crate) const PRIORITY_FIRST: u8 = 1;
 pub(crate) const PRIORITY_LAST: u8 = 5;
 /// `routes.*.delay` when not set.
 pub(crate) const DELAY_DEFAULT: Duration = Duration::ZERO;
-
-/// Presets `sources.*.preset` accepts.
-pub(crate) const KNOWN_PRESETS: [&str; 1] = ["generic-hmac"];
 
 /// How serious a [`Problem`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -242,7 +240,7 @@ impl Checker {
         self.problems.push(Problem::warning(path, message));
     }
 
-    fn error_count(&self) -> usize {
+    pub(super) fn error_count(&self) -> usize {
         self.problems.iter().filter(|p| p.is_error()).count()
     }
 }
@@ -524,21 +522,8 @@ fn build_source(name: &str, raw: &RawSource, cx: &mut Checker) -> Option<SourceC
         .as_ref()
         .and_then(|f| field_ref(cx, &at("event_id"), f, format));
 
-    let verify = match raw.preset.as_deref().unwrap_or(PRESET_DEFAULT) {
-        "generic-hmac" => {
-            generic_hmac(cx, &path, raw, raw.event_id.is_some()).map(Verifier::GenericHmac)
-        }
-        other => {
-            cx.error(
-                at("preset"),
-                format!(
-                    "unknown preset {other:?}; known: {}",
-                    KNOWN_PRESETS.join(", ")
-                ),
-            );
-            None
-        }
-    };
+    let preset = raw.preset.as_deref().unwrap_or(PRESET_DEFAULT);
+    let verify = presets::build(cx, &path, preset, raw);
 
     let dedup_window = positive(
         cx,
@@ -573,169 +558,6 @@ fn build_source(name: &str, raw: &RawSource, cx: &mut Checker) -> Option<SourceC
         max_body,
         format,
     })
-}
-
-/// The keys of `preset = "generic-hmac"`.
-fn generic_hmac(
-    cx: &mut Checker,
-    path: &str,
-    raw: &RawSource,
-    has_event_id: bool,
-) -> Option<GenericHmac> {
-    let errors = cx.error_count();
-    let at = |key: &str| key_path(path, key);
-
-    let secrets = raw.secrets.clone().map(|s| s.0).unwrap_or_default();
-    if secrets.is_empty() {
-        cx.error(at("secrets"), "at least one secret is required");
-    }
-    for (i, secret) in secrets.iter().enumerate() {
-        if secret.is_empty() {
-            cx.error(
-                format!("{}[{i}]", at("secrets")),
-                "a secret must not be empty",
-            );
-        }
-    }
-
-    let signature_header = match &raw.signature_header {
-        None => {
-            cx.error(
-                at("signature_header"),
-                "required: the header that carries the signature",
-            );
-            String::new()
-        }
-        Some(h) => header_name(cx, &at("signature_header"), h),
-    };
-
-    let encoding = match raw.encoding.as_deref() {
-        None => ENCODING_DEFAULT,
-        Some("hex") => Encoding::Hex,
-        Some("base64") => Encoding::Base64,
-        Some(other) => {
-            cx.error(
-                at("encoding"),
-                format!("unknown encoding {other:?}; known: hex, base64"),
-            );
-            ENCODING_DEFAULT
-        }
-    };
-
-    let prefix = raw.prefix.clone().filter(|p| !p.is_empty());
-    let timestamp_header = raw
-        .timestamp_header
-        .as_ref()
-        .map(|h| header_name(cx, &at("timestamp_header"), h));
-    let tolerance = positive(cx, &at("tolerance"), raw.tolerance, TOLERANCE_DEFAULT);
-
-    let template = raw
-        .signed_payload
-        .as_deref()
-        .unwrap_or(SIGNED_PAYLOAD_DEFAULT);
-    let signed_payload = match parse_signed_payload(template) {
-        Ok(parts) => {
-            let has = |part: &PayloadPart| parts.contains(part);
-            if has(&PayloadPart::Timestamp) && timestamp_header.is_none() {
-                cx.error(
-                    at("signed_payload"),
-                    "uses {timestamp}, but no timestamp_header says where the timestamp is",
-                );
-            }
-            if timestamp_header.is_some() && !has(&PayloadPart::Timestamp) {
-                cx.warning(
-                    at("timestamp_header"),
-                    "signed_payload has no {timestamp}: the timestamp is checked but not \
-                     signed, so a captured request can be replayed with a fresh timestamp",
-                );
-            }
-            if has(&PayloadPart::Id) && !has_event_id {
-                cx.error(
-                    at("signed_payload"),
-                    "uses {id}, but no event_id says where the event id is",
-                );
-            }
-            if !has(&PayloadPart::Body) {
-                cx.warning(
-                    at("signed_payload"),
-                    "has no {body}: the body is not signed, so anyone who captured one request \
-                     can send any body with its signature",
-                );
-            }
-            parts
-        }
-        Err(message) => {
-            cx.error(at("signed_payload"), message);
-            Vec::new()
-        }
-    };
-
-    (cx.error_count() == errors).then_some(GenericHmac {
-        secrets,
-        signature_header,
-        encoding,
-        prefix,
-        timestamp_header,
-        tolerance,
-        signed_payload,
-    })
-}
-
-/// Parses a `signed_payload` template into its parts.
-pub(crate) fn parse_signed_payload(template: &str) -> Result<Vec<PayloadPart>, String> {
-    const KNOWN: &str = "known: {body} {timestamp} {id} {header:NAME}";
-    if template.is_empty() {
-        return Err(format!("must not be empty; {KNOWN}"));
-    }
-    let mut parts = Vec::new();
-    let mut literal = String::new();
-    let mut rest = template;
-    while let Some(i) = rest.find(['{', '}']) {
-        literal.push_str(&rest[..i]);
-        let position = template.len() - rest.len() + i + 1;
-        if rest[i..].starts_with('}') {
-            return Err(format!("unbalanced `}}` at character {position}"));
-        }
-        let after = &rest[i + 1..];
-        let Some(end) = after
-            .find(['{', '}'])
-            .filter(|&e| after[e..].starts_with('}'))
-        else {
-            return Err(format!(
-                "unbalanced `{{` at character {position}: every placeholder needs its `}}`; \
-                 {KNOWN}"
-            ));
-        };
-        let name = &after[..end];
-        let part = match name {
-            "body" => PayloadPart::Body,
-            "timestamp" => PayloadPart::Timestamp,
-            "id" => PayloadPart::Id,
-            _ => match name.strip_prefix("header:") {
-                Some(header)
-                    if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_ok() =>
-                {
-                    PayloadPart::Header(header.to_ascii_lowercase())
-                }
-                Some(header) => {
-                    return Err(format!(
-                        "{{header:{header}}}: {header:?} is not a valid header name"
-                    ));
-                }
-                None => return Err(format!("unknown placeholder {{{name}}}; {KNOWN}")),
-            },
-        };
-        if !literal.is_empty() {
-            parts.push(PayloadPart::Literal(std::mem::take(&mut literal)));
-        }
-        parts.push(part);
-        rest = &after[end + 1..];
-    }
-    literal.push_str(rest);
-    if !literal.is_empty() {
-        parts.push(PayloadPart::Literal(literal));
-    }
-    Ok(parts)
 }
 
 /// `{ json = … }` or `{ header = … }` at `path`.
@@ -774,7 +596,7 @@ const RAW_NO_POINTERS: &str =
     "the source has format = \"raw\": its body is never parsed, so JSON pointers cannot be used";
 
 /// Checks a header name; returns it lower case.
-fn header_name(cx: &mut Checker, path: &str, name: &str) -> String {
+pub(super) fn header_name(cx: &mut Checker, path: &str, name: &str) -> String {
     if name.is_empty() {
         cx.error(path, "must not be empty");
     } else if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -785,7 +607,7 @@ fn header_name(cx: &mut Checker, path: &str, name: &str) -> String {
 
 /// Checks an RFC 6901 JSON pointer: `""` (the whole body) or `/a/b`, with `~0` and `~1`
 /// the only escapes.
-fn json_pointer(cx: &mut Checker, path: &str, pointer: &str) -> bool {
+pub(super) fn json_pointer(cx: &mut Checker, path: &str, pointer: &str) -> bool {
     if !(pointer.is_empty() || pointer.starts_with('/')) {
         cx.error(
             path,
@@ -807,7 +629,7 @@ fn json_pointer(cx: &mut Checker, path: &str, pointer: &str) -> bool {
 }
 
 /// A duration that must be more than zero.
-fn positive(
+pub(super) fn positive(
     cx: &mut Checker,
     path: &str,
     value: Option<HumanDuration>,

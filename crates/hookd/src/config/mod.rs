@@ -12,6 +12,7 @@
 
 pub(crate) mod check;
 pub(crate) mod env;
+pub(crate) mod presets;
 pub(crate) mod raw;
 mod read;
 #[cfg(test)]
@@ -115,12 +116,101 @@ pub enum FieldRef {
     Json(String),
 }
 
-/// The verification scheme of a source, chosen by `preset`.
+/// The verification scheme of a source, chosen by `preset`, with the keys it needs.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Verifier {
     /// `preset = "generic-hmac"`.
     GenericHmac(GenericHmac),
+    /// `preset = "standard-webhooks"`: `webhook-id` / `webhook-timestamp` /
+    /// `webhook-signature` with `whsec_` secrets.
+    StandardWebhooks(StandardWebhooksPreset),
+    /// `preset = "github"`: `X-Hub-Signature-256`.
+    Github(SecretsPreset),
+    /// `preset = "meta"`: WhatsApp Cloud API, Instagram, Messenger.
+    Meta(MetaPreset),
+    /// `preset = "stripe"`: `Stripe-Signature`.
+    Stripe(TimedPreset),
+    /// `preset = "shopify"`: `X-Shopify-Hmac-Sha256`.
+    Shopify(SecretsPreset),
+    /// `preset = "slack"`: `X-Slack-Signature` over `v0:{ts}:{body}`.
+    Slack(TimedPreset),
+    /// `preset = "twilio"`: `X-Twilio-Signature`.
+    Twilio(TwilioPreset),
+    /// `preset = "highlevel"`: `x-ghl-signature` (Ed25519) or `x-wh-signature` (RSA).
+    HighLevel(HighLevelPreset),
+    /// `preset = "softpro"`: HMAC-SHA256 of the body, with the body's `timestamp` checked.
+    SoftPro(TimedPreset),
+}
+
+impl Verifier {
+    /// The `preset` name as written in the configuration.
+    pub fn preset(&self) -> &'static str {
+        match self {
+            Verifier::GenericHmac(_) => "generic-hmac",
+            Verifier::StandardWebhooks(_) => "standard-webhooks",
+            Verifier::Github(_) => "github",
+            Verifier::Meta(_) => "meta",
+            Verifier::Stripe(_) => "stripe",
+            Verifier::Shopify(_) => "shopify",
+            Verifier::Slack(_) => "slack",
+            Verifier::Twilio(_) => "twilio",
+            Verifier::HighLevel(_) => "highlevel",
+            Verifier::SoftPro(_) => "softpro",
+        }
+    }
+}
+
+/// A preset keyed by shared secrets alone (`secrets`, several for rotation).
+#[derive(Debug, Clone)]
+pub struct SecretsPreset {
+    /// `secrets`, used as the raw bytes of the strings.
+    pub secrets: Vec<String>,
+}
+
+/// A preset keyed by shared secrets whose scheme signs or carries a timestamp.
+#[derive(Debug, Clone)]
+pub struct TimedPreset {
+    /// `secrets`, used as the raw bytes of the strings.
+    pub secrets: Vec<String>,
+    /// `tolerance`: how far the timestamp may be from now, either way (default 5 min).
+    pub tolerance: Duration,
+}
+
+/// `standard-webhooks`.
+#[derive(Debug, Clone)]
+pub struct StandardWebhooksPreset {
+    /// `secrets`: `whsec_…` secrets.
+    pub secrets: Vec<Secret>,
+    /// `tolerance` of `webhook-timestamp` (default 5 min).
+    pub tolerance: Duration,
+}
+
+/// `meta`.
+#[derive(Debug, Clone)]
+pub struct MetaPreset {
+    /// `secrets`: the app secrets.
+    pub secrets: Vec<String>,
+    /// `verify_token` of the GET subscription handshake; `None` refuses every handshake.
+    pub verify_token: Option<String>,
+}
+
+/// `twilio`.
+#[derive(Debug, Clone)]
+pub struct TwilioPreset {
+    /// `secrets`: the account auth tokens.
+    pub secrets: Vec<String>,
+    /// `public_url`: the URL Twilio calls, which its signature covers.
+    pub public_url: reqwest::Url,
+}
+
+/// `highlevel`.
+#[derive(Debug, Clone)]
+pub struct HighLevelPreset {
+    /// `public_key_ed25519`: keys for `x-ghl-signature`.
+    pub ed25519: Vec<hookd_signature::highlevel::Ed25519Key>,
+    /// `public_key_rsa`: keys for the legacy `x-wh-signature`.
+    pub rsa: Vec<hookd_signature::highlevel::RsaKey>,
 }
 
 /// `generic-hmac`: HMAC-SHA256 over a template of the request.

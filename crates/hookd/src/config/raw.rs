@@ -64,9 +64,11 @@ pub(crate) struct RawServer {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, expecting = "a table")]
 pub(crate) struct RawSource {
-    /// How requests of this source are verified and read. Known: `"generic-hmac"`
-    /// (HMAC-SHA256 of a template of the request, configured by the keys below). Default
-    /// `"generic-hmac"`.
+    /// How requests of this source are verified and read: `"generic-hmac"` (HMAC-SHA256
+    /// of a template of the request, configured by the keys below), or a provider preset
+    /// that knows its scheme, event types and ids: `"standard-webhooks"`, `"github"`,
+    /// `"meta"`, `"stripe"`, `"shopify"`, `"slack"`, `"twilio"`, `"highlevel"`,
+    /// `"softpro"`. Default `"generic-hmac"`.
     pub(crate) preset: Option<String>,
     /// Owner of the events of this source and of everything derived from them; API tokens
     /// of another tenant do not see them. Default `"default"`.
@@ -104,6 +106,19 @@ pub(crate) struct RawSource {
     /// `"json"`: the body must be JSON (400 otherwise) and JSON pointers can be used;
     /// `"raw"`: the body is kept as bytes and never parsed. Default `"json"`.
     pub(crate) format: Option<String>,
+    /// `meta`: the token Meta sends as `hub.verify_token` in the `GET` subscription
+    /// handshake; the challenge is answered only when it matches. Default: none (every
+    /// handshake is refused).
+    pub(crate) verify_token: Option<String>,
+    /// `twilio`: the public URL Twilio calls (as configured in the Twilio console, without
+    /// the query string), which Twilio's signature covers. Required for `twilio`.
+    pub(crate) public_url: Option<String>,
+    /// `highlevel`: the Ed25519 public key (PEM), or several, that verify
+    /// `x-ghl-signature`. Default: HighLevel's published key.
+    pub(crate) public_key_ed25519: Option<OneOrMany<String>>,
+    /// `highlevel`: the RSA public key (PEM), or several, that verify the legacy
+    /// `x-wh-signature`. Default: HighLevel's published key.
+    pub(crate) public_key_rsa: Option<OneOrMany<String>>,
 }
 
 /// `{ json = "/pointer" }` or `{ header = "name" }`: a field of the request.

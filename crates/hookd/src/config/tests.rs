@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::check::{self, parse_signed_payload};
+use super::check;
+use super::presets::parse_signed_payload;
 use super::*;
 
 const EXAMPLE: &str = include_str!("../../../../hookd.example.toml");
@@ -73,7 +74,9 @@ fn the_bundled_example_loads_without_errors_or_warnings() {
     );
 
     let demo = &config.sources["demo"];
-    let Verifier::GenericHmac(hmac) = &demo.verify;
+    let Verifier::GenericHmac(hmac) = &demo.verify else {
+        panic!("a generic-hmac source");
+    };
     assert_eq!(hmac.secrets, ["demo-secret"]);
     assert_eq!(hmac.signature_header, "x-signature");
     assert_eq!(hmac.encoding, hookd_signature::Encoding::Hex);
@@ -224,7 +227,9 @@ fn defaults_are_filled_in() {
     assert_eq!(shop.dedup_window, Duration::from_secs(24 * 3600));
     assert_eq!(shop.max_body, 1024 * 1024);
     assert_eq!(shop.format, BodyFormat::Json);
-    let Verifier::GenericHmac(hmac) = &shop.verify;
+    let Verifier::GenericHmac(hmac) = &shop.verify else {
+        panic!("a generic-hmac source");
+    };
     assert_eq!(hmac.secrets, ["s3cr3t"]);
     assert_eq!(
         hmac.signature_header, "x-signature",
@@ -320,7 +325,10 @@ destination = "app"
         "error: server.listen: invalid address \"localhost\"",
         "error: server.log_format: unknown format \"yaml\"; known: json, text",
         "error: sources.feed.event_id.json: the source has format = \"raw\"",
-        "error: sources.feed.preset: unknown preset \"stripe\"; known: generic-hmac",
+        "error: sources.feed.signature_header: preset \"stripe\" does not take this key",
+        "error: sources.feed.signed_payload: preset \"stripe\" does not take this key",
+        "error: sources.feed.event_id: preset \"stripe\" does not take this key",
+        "error: sources.feed.format: preset \"stripe\" does not take this key",
         "error: sources.shop.encoding: unknown encoding \"hex64\"; known: hex, base64",
         "error: sources.shop.event_type.json: invalid JSON pointer \"type\"",
         "error: sources.shop.max_body: must be greater than zero",
@@ -467,7 +475,9 @@ fn a_timestamp_that_is_checked_but_not_signed_is_a_warning() {
           fresh timestamp"
         ]
     );
-    let Verifier::GenericHmac(hmac) = &config.sources["shop"].verify;
+    let Verifier::GenericHmac(hmac) = &config.sources["shop"].verify else {
+        panic!("a generic-hmac source");
+    };
     assert_eq!(hmac.timestamp_header.as_deref(), Some("x-timestamp"));
 }
 
@@ -579,7 +589,9 @@ fn the_environment_overrides_the_file() {
     assert_eq!(config.queues["bulk"].backoff.max, Duration::from_secs(10));
     assert_eq!(config.queues["bulk"].backoff.jitter, Jitter::None);
     let shop = &config.sources["shop"];
-    let Verifier::GenericHmac(hmac) = &shop.verify;
+    let Verifier::GenericHmac(hmac) = &shop.verify else {
+        panic!("a generic-hmac source");
+    };
     assert_eq!(hmac.secrets, ["new", "old"]);
     assert_eq!(
         shop.event_type,
@@ -795,4 +807,58 @@ fn a_source_without_preset_is_generic_hmac() {
         config.sources["shop"].verify,
         Verifier::GenericHmac(_)
     ));
+}
+
+#[test]
+fn an_unknown_preset_is_named_with_the_known_ones() {
+    let got = problems(
+        "[sources.pay]\npreset = \"paypal\"\nsecrets = [\"x\"]\n",
+        no_env(),
+    );
+    assert!(
+        got.iter().any(|p| p.starts_with(
+            "error: sources.pay.preset: unknown preset \"paypal\"; known: generic-hmac, \
+             standard-webhooks, github, meta, stripe, shopify, slack, twilio, highlevel, softpro"
+        )),
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn highlevel_verifies_with_the_published_keys_unless_told_otherwise() {
+    let text = "[sources.ghl]\npreset = \"highlevel\"\n";
+    let (config, _) = load_str(text, no_env()).expect("loads");
+    let Verifier::HighLevel(preset) = &config.sources["ghl"].verify else {
+        panic!("a highlevel source");
+    };
+    assert_eq!((preset.ed25519.len(), preset.rsa.len()), (1, 1));
+
+    let got = problems(
+        "[sources.ghl]\npreset = \"highlevel\"\nsecrets = [\"x\"]\npublic_key_rsa = \"nope\"\n",
+        no_env(),
+    );
+    assert!(
+        got.iter().any(|p| p.starts_with(
+            "error: sources.ghl.secrets: preset \"highlevel\" verifies with public keys"
+        )),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|p| p.starts_with("error: sources.ghl.public_key_rsa[0]: not an RSA public key")),
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn twilio_needs_the_public_url_its_signature_covers() {
+    let got = problems(
+        "[sources.tw]\npreset = \"twilio\"\nsecrets = [\"t\"]\n",
+        no_env(),
+    );
+    assert!(
+        got.iter()
+            .any(|p| p.starts_with("error: sources.tw.public_url: required")),
+        "{got:#?}"
+    );
 }

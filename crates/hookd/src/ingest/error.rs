@@ -31,12 +31,16 @@ pub(crate) enum IngestError {
     /// 401 `signature_mismatch`: no secret of the source produces this signature.
     #[error("the signature in {header} does not match the request")]
     SignatureMismatch { header: String },
-    /// 401 `timestamp_missing`.
-    #[error("the {header} header is missing")]
-    TimestampMissing { header: String },
-    /// 401 `timestamp_invalid`: not unix seconds.
-    #[error("the {header} header is not a unix timestamp in seconds")]
-    TimestampInvalid { header: String },
+    /// 401 `timestamp_missing`: `field` names where the timestamp should be ("the
+    /// x-timestamp header").
+    #[error("{field} is missing")]
+    TimestampMissing { field: String },
+    /// 401 `timestamp_invalid`: the timestamp is not what the scheme sends (`expected`).
+    #[error("{field} is not {expected}")]
+    TimestampInvalid {
+        field: String,
+        expected: &'static str,
+    },
     /// 401 `timestamp_out_of_tolerance`: too old (a replay) or too far in the future.
     #[error("{0}")]
     TimestampOutOfTolerance(String),
@@ -49,6 +53,16 @@ pub(crate) enum IngestError {
     /// 400 `event_id_missing`: the configured id field is absent or not text/number.
     #[error("the event id was not found at {0}")]
     EventIdMissing(String),
+    /// 400 `invalid_form`: the preset reads a form-encoded body and this one is not.
+    #[error("the body is not a valid form: {0}")]
+    InvalidForm(String),
+    /// 400 `invalid_body`: the body parses, but lacks what the provider always sends
+    /// (the detail names it).
+    #[error("{0}")]
+    InvalidBody(String),
+    /// 403 `handshake_refused`: a subscription handshake without the right mode or token.
+    #[error("{0}")]
+    HandshakeRefused(String),
     /// 503 `store_unavailable`: the event could not be committed; nothing was stored.
     #[error("the event could not be stored durably; try again")]
     StoreUnavailable,
@@ -61,9 +75,7 @@ impl IngestError {
             SignatureError::Mismatch => IngestError::SignatureMismatch {
                 header: header.to_owned(),
             },
-            SignatureError::TimestampInvalid => IngestError::TimestampInvalid {
-                header: header.to_owned(),
-            },
+            SignatureError::TimestampInvalid => IngestError::timestamp_header_invalid(header),
             SignatureError::TimestampStale { .. } | SignatureError::TimestampFuture { .. } => {
                 IngestError::TimestampOutOfTolerance(err.to_string())
             }
@@ -71,6 +83,21 @@ impl IngestError {
                 header: header.to_owned(),
                 reason: other.to_string(),
             },
+        }
+    }
+
+    /// The timestamp header `header` is absent.
+    pub(crate) fn timestamp_header_missing(header: &str) -> Self {
+        IngestError::TimestampMissing {
+            field: format!("the {header} header"),
+        }
+    }
+
+    /// The timestamp header `header` is not unix seconds.
+    pub(crate) fn timestamp_header_invalid(header: &str) -> Self {
+        IngestError::TimestampInvalid {
+            field: format!("the {header} header"),
+            expected: "a unix timestamp in seconds",
         }
     }
 
@@ -90,6 +117,9 @@ impl IngestError {
             IngestError::InvalidJson(_) => "invalid_json",
             IngestError::EventTypeMissing(_) => "event_type_missing",
             IngestError::EventIdMissing(_) => "event_id_missing",
+            IngestError::InvalidForm(_) => "invalid_form",
+            IngestError::InvalidBody(_) => "invalid_body",
+            IngestError::HandshakeRefused(_) => "handshake_refused",
             IngestError::StoreUnavailable => "store_unavailable",
         }
     }
@@ -102,7 +132,10 @@ impl IngestError {
             IngestError::BodyUnreadable(_)
             | IngestError::InvalidJson(_)
             | IngestError::EventTypeMissing(_)
-            | IngestError::EventIdMissing(_) => StatusCode::BAD_REQUEST,
+            | IngestError::EventIdMissing(_)
+            | IngestError::InvalidForm(_)
+            | IngestError::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            IngestError::HandshakeRefused(_) => StatusCode::FORBIDDEN,
             IngestError::SignatureMissing { .. }
             | IngestError::SignatureMalformed { .. }
             | IngestError::SignatureMismatch { .. }

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use hookd_store::{InsertOutcome, NewEvent, Store};
 use serde::Serialize;
@@ -24,10 +25,10 @@ use tokio::sync::watch;
 use ulid::Ulid;
 
 pub(crate) use error::IngestError;
-use providers::{Unverified, verify_and_extract};
+use providers::{Extracted, Intake, Reply, Unverified};
 
 use crate::clock;
-use crate::config::Config;
+use crate::config::{Config, SourceConfig};
 use crate::route::{self, RouteInput};
 
 /// What the ingest handlers share.
@@ -48,13 +49,13 @@ pub(crate) fn router(state: IngestState) -> Router {
 #[derive(Debug, Serialize)]
 struct Accepted {
     /// The event's id (the first event's, for a batch); for a duplicate, the id of the
-    /// event stored first.
-    id: String,
+    /// event stored first. `null` for a delivery that carried no event.
+    id: Option<String>,
     duplicate: bool,
-    /// Every event's id, for a delivery that carried several.
+    /// Every event's id, for a delivery that carried several (or none).
     #[serde(skip_serializing_if = "Option::is_none")]
     ids: Option<Vec<String>>,
-    /// How many of them were duplicates, for a delivery that carried several.
+    /// How many of them were duplicates, for a delivery that carried several (or none).
     #[serde(skip_serializing_if = "Option::is_none")]
     duplicates: Option<usize>,
 }
@@ -63,24 +64,34 @@ struct Accepted {
 async fn receive(
     State(state): State<IngestState>,
     Path(name): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Accepted>, IngestError> {
+) -> Result<Response, IngestError> {
     let config = state.config.borrow().clone();
-    let result = accept(&config, &*state.store, &name, &headers, body).await;
+    let result = accept(
+        &config,
+        &*state.store,
+        &name,
+        query.as_deref(),
+        &headers,
+        body,
+    )
+    .await;
     if let Err(rejection) = &result {
         tracing::debug!(code = rejection.code(), %rejection, "request rejected");
     }
-    result.map(Json)
+    result
 }
 
 async fn accept(
     config: &Config,
     store: &dyn Store,
     name: &str,
+    query: Option<&str>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Accepted, IngestError> {
+) -> Result<Response, IngestError> {
     let source = config
         .sources
         .get(name)
@@ -90,50 +101,89 @@ async fn accept(
     let request = Unverified {
         headers,
         body: &body,
+        query,
     };
-    let extracted = verify_and_extract(source, request, received_at / 1000)?;
+    let extracted = match providers::receive(source, request, received_at / 1000)? {
+        Intake::Events(events) => events,
+        Intake::Reply(reply) => return Ok(reply_response(reply)),
+    };
 
     let stored_headers = stored_headers(headers);
     let events: Vec<NewEvent> = extracted
         .into_iter()
         .map(|event| {
-            let plan = route::plan(
+            new_event(
                 config,
-                RouteInput {
-                    source: name,
-                    event_type: &event.event_type,
-                    body: event.json.as_ref(),
-                    received_at,
-                },
-            );
-            for route in &plan.unkeyed_routes {
-                tracing::debug!(route, "ordering key pointer missing; job is unkeyed");
-            }
-            NewEvent {
-                id: format!("evt_{}", Ulid::new()),
-                tenant: source.tenant.clone(),
-                source: name.to_owned(),
-                event_type: event.event_type,
-                provider_event_id: event.provider_event_id,
-                dedup_key: event.dedup_key,
-                dedup_window_ms: i64::try_from(source.dedup_window.as_millis()).unwrap_or(i64::MAX),
-                occurred_at: event.occurred_at,
+                name,
+                source,
+                &stored_headers,
+                &body,
                 received_at,
-                headers: stored_headers.clone(),
-                body: body.to_vec(),
-                jobs: plan.jobs,
-            }
+                event,
+            )
         })
         .collect();
 
-    let outcomes = store
-        .event_insert_with_jobs(events)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "events could not be committed");
-            IngestError::StoreUnavailable
-        })?;
-    Ok(answer(&outcomes))
+    let outcomes = if events.is_empty() {
+        Vec::new()
+    } else {
+        store
+            .event_insert_with_jobs(events)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "events could not be committed");
+                IngestError::StoreUnavailable
+            })?
+    };
+    Ok(Json(answer(&outcomes)).into_response())
+}
+
+/// The event to store for one extracted event: routed, with its own body when the
+/// delivery was split.
+fn new_event(
+    config: &Config,
+    name: &str,
+    source: &SourceConfig,
+    headers: &[(String, String)],
+    request_body: &Bytes,
+    received_at: i64,
+    event: Extracted,
+) -> NewEvent {
+    let plan = route::plan(
+        config,
+        RouteInput {
+            source: name,
+            event_type: &event.event_type,
+            body: event.json.as_ref(),
+            received_at,
+        },
+    );
+    for route in &plan.unkeyed_routes {
+        tracing::debug!(route, "ordering key pointer missing; job is unkeyed");
+    }
+    NewEvent {
+        id: format!("evt_{}", Ulid::new()),
+        tenant: source.tenant.clone(),
+        source: name.to_owned(),
+        event_type: event.event_type,
+        provider_event_id: event.provider_event_id,
+        dedup_key: event.dedup_key,
+        dedup_window_ms: clock::millis(source.dedup_window),
+        occurred_at: event.occurred_at,
+        received_at,
+        headers: headers.to_vec(),
+        body: event.body.unwrap_or_else(|| request_body.to_vec()),
+        jobs: plan.jobs,
+    }
+}
+
+fn reply_response(reply: Reply) -> Response {
+    let mut response = reply.body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
+    );
+    response
 }
 
 fn answer(outcomes: &[InsertOutcome]) -> Accepted {
@@ -148,25 +198,29 @@ fn answer(outcomes: &[InsertOutcome]) -> Accepted {
         .iter()
         .filter(|o| matches!(o, InsertOutcome::Duplicate { .. }))
         .count();
-    let batch = outcomes.len() > 1;
+    let batch = outcomes.len() != 1;
     Accepted {
-        id: ids.first().cloned().unwrap_or_default(),
+        id: ids.first().cloned(),
         duplicate: !batch && duplicates == 1,
         ids: batch.then_some(ids),
         duplicates: batch.then_some(duplicates),
     }
 }
 
-/// `GET /in/{source}`: no preset built so far has a handshake.
+/// `GET /in/{source}`: the subscription handshake of presets that have one (Meta's
+/// `hub.challenge`); 405 for the others.
+#[tracing::instrument(name = "handshake", skip_all, fields(source = %name))]
 async fn handshake(
     State(state): State<IngestState>,
     Path(name): Path<String>,
-) -> Result<(), IngestError> {
-    if state.config.borrow().sources.contains_key(&name) {
-        Err(IngestError::MethodNotAllowed)
-    } else {
-        Err(IngestError::UnknownSource(name))
-    }
+    RawQuery(query): RawQuery,
+) -> Result<Response, IngestError> {
+    let config = state.config.borrow().clone();
+    let source = config
+        .sources
+        .get(&name)
+        .ok_or_else(|| IngestError::UnknownSource(name.clone()))?;
+    providers::handshake(source, query.as_deref()).map(reply_response)
 }
 
 /// Reads the whole body, refusing at once a declared length over `limit` and stopping

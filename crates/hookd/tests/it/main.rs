@@ -6,6 +6,7 @@
 //! - [`support`]: the harness (gateway, sink, signer, raw HTTP, waiting).
 //! - [`ingest`]: answers of `POST /in/{source}`: rejections, rotation, encodings, dedup.
 //! - [`delivery`]: forwarding, fan-out, `match`, delays, retries, dead jobs.
+//! - [`presets`]: every provider preset, its vectors, splitting and handshakes.
 //! - [`ordering`]: priority within a queue, per-key FIFO under concurrency.
 //! - [`lease`]: a job held by a vanished worker comes back while the node runs.
 //! - [`shutdown`]: graceful drain within the grace, release beyond it.
@@ -24,4 +25,5 @@ mod example_config;
 mod ingest;
 mod lease;
 mod ordering;
+mod presets;
 mod shutdown;

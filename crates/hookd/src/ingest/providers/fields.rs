@@ -35,13 +35,12 @@ pub(super) fn extract(
     let dedup_key = provider_event_id
         .clone()
         .unwrap_or_else(|| hex::encode(Sha256::digest(request.body)));
-    Ok(Extracted {
+    Ok(Extracted::whole(
         event_type,
         provider_event_id,
         dedup_key,
-        occurred_at: None,
         json,
-    })
+    ))
 }
 
 /// The text at `field`: a header's value, or a JSON string or number. Empty text counts

@@ -24,9 +24,8 @@ pub(super) fn verify(
     let timestamp = match &scheme.timestamp_header {
         None => None,
         Some(name) => {
-            let value = header(request, name).ok_or_else(|| IngestError::TimestampMissing {
-                header: name.clone(),
-            })?;
+            let value =
+                header(request, name).ok_or_else(|| IngestError::timestamp_header_missing(name))?;
             let secs = hookd_signature::parse_unix_timestamp(value)
                 .map_err(|e| IngestError::from_signature(name, &e))?;
             let tolerance = scheme.tolerance.as_secs();

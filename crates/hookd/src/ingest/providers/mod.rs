@@ -2,11 +2,27 @@
 //!
 //! A preset first verifies the raw bytes (nothing is parsed before that, except where a
 //! scheme signs a value taken from the body), then extracts one event or several: type,
-//! provider event id, dedup key, and the parsed JSON that routing reads. One preset per
-//! file.
+//! provider event id, dedup key, when it happened, and the parsed JSON that routing
+//! reads. A delivery that batches several events (Meta's `entry[]`) is split, each event
+//! with a body of its own. Some presets answer a handshake instead (Meta's `GET`
+//! subscription check, Slack's `url_verification`), storing nothing. One preset per file.
 
 mod fields;
+mod form;
 mod generic_hmac;
+mod github;
+mod highlevel;
+mod lookup;
+mod meta;
+mod rfc3339;
+mod shopify;
+mod slack;
+mod softpro;
+mod standard_webhooks;
+mod stripe;
+#[cfg(test)]
+mod test_vectors;
+mod twilio;
 
 use axum::http::HeaderMap;
 use hookd_store::Millis;
@@ -20,6 +36,24 @@ use crate::config::{SourceConfig, Verifier};
 pub(crate) struct Unverified<'a> {
     pub(crate) headers: &'a HeaderMap,
     pub(crate) body: &'a [u8],
+    /// The query string of the request URI, without the `?`.
+    pub(crate) query: Option<&'a str>,
+}
+
+/// What a verified request asks of the gateway.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Intake {
+    /// Events to commit, in the order the delivery carried them.
+    Events(Vec<Extracted>),
+    /// A handshake to answer at once with 200; nothing is stored.
+    Reply(Reply),
+}
+
+/// The 200 answer of a handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reply {
+    pub(crate) content_type: &'static str,
+    pub(crate) body: String,
 }
 
 /// One event found in a verified request.
@@ -29,23 +63,70 @@ pub(crate) struct Extracted {
     pub(crate) provider_event_id: Option<String>,
     pub(crate) dedup_key: String,
     pub(crate) occurred_at: Option<Millis>,
-    /// The parsed body, for routing; `None` for raw sources.
+    /// The event's JSON, which routing reads (`match`, ordering keys); `None` for raw
+    /// sources. For a form-encoded body, its fields as a flat object.
     pub(crate) json: Option<Value>,
+    /// The body stored and forwarded for this event when the delivery was split; `None`
+    /// keeps the request body as it arrived.
+    pub(crate) body: Option<Vec<u8>>,
 }
 
-/// Verifies `request` against `source` and returns the events it carries.
+impl Extracted {
+    /// An event that keeps the request body, with no occurrence time.
+    pub(crate) fn whole(
+        event_type: String,
+        provider_event_id: Option<String>,
+        dedup_key: String,
+        json: Option<Value>,
+    ) -> Self {
+        Extracted {
+            event_type,
+            provider_event_id,
+            dedup_key,
+            occurred_at: None,
+            json,
+            body: None,
+        }
+    }
+}
+
+/// Verifies `request` against `source` and returns what it carries.
 ///
 /// # Errors
 ///
 /// The rejection to answer: a signature or timestamp problem (401), a body that is not
-/// the JSON the source requires, or a missing type or id field (400).
-pub(crate) fn verify_and_extract(
+/// what the preset requires, or a missing type or id field (400).
+pub(crate) fn receive(
     source: &SourceConfig,
     request: Unverified<'_>,
     now_secs: i64,
-) -> Result<Vec<Extracted>, IngestError> {
+) -> Result<Intake, IngestError> {
     match &source.verify {
-        Verifier::GenericHmac(scheme) => generic_hmac::verify(source, scheme, request, now_secs)?,
+        Verifier::GenericHmac(scheme) => {
+            generic_hmac::verify(source, scheme, request, now_secs)?;
+            fields::extract(source, request).map(|event| Intake::Events(vec![event]))
+        }
+        Verifier::StandardWebhooks(preset) => standard_webhooks::receive(preset, request, now_secs),
+        Verifier::Github(preset) => github::receive(preset, request),
+        Verifier::Meta(preset) => meta::receive(preset, request),
+        Verifier::Stripe(preset) => stripe::receive(preset, request, now_secs),
+        Verifier::Shopify(preset) => shopify::receive(preset, request),
+        Verifier::Slack(preset) => slack::receive(preset, request, now_secs),
+        Verifier::Twilio(preset) => twilio::receive(preset, request),
+        Verifier::HighLevel(preset) => highlevel::receive(preset, request),
+        Verifier::SoftPro(preset) => softpro::receive(preset, request, now_secs),
     }
-    fields::extract(source, request).map(|event| vec![event])
+}
+
+/// Answers `GET /in/{source}`: a subscription handshake, for presets that have one.
+///
+/// # Errors
+///
+/// 405 for presets without a handshake; 403 when the handshake does not prove the caller
+/// knows the source's token.
+pub(crate) fn handshake(source: &SourceConfig, query: Option<&str>) -> Result<Reply, IngestError> {
+    match &source.verify {
+        Verifier::Meta(preset) => meta::handshake(preset, query),
+        _ => Err(IngestError::MethodNotAllowed),
+    }
 }
