@@ -1,9 +1,10 @@
-//! The command line: `hookd serve`, `hookd config check`, `hookd sink`.
+//! The command line: `hookd serve`, `hookd config check`, `hookd sink`, `hookd send`.
 //!
 //! Each subcommand is a file. Errors come back to `main`, which maps them to exit codes
 //! in one place: 0 done, 1 failed, 2 the input (flags or configuration) is wrong.
 
 mod config;
+mod send;
 mod serve;
 mod sink;
 
@@ -28,6 +29,8 @@ enum Command {
     Config(config::ConfigCommand),
     /// Run a test receiver that verifies Standard Webhooks signatures and logs each request.
     Sink(sink::SinkArgs),
+    /// Send one correctly signed test webhook for a preset and print the answer.
+    Send(send::SendArgs),
 }
 
 /// A failure whose message has already been written for the user; `main` only sets the
@@ -54,6 +57,7 @@ impl Cli {
                 Command::Serve(args) => serve::run(args).await,
                 Command::Config(command) => config::run(command),
                 Command::Sink(args) => sink::run(args).await,
+                Command::Send(args) => send::run(args).await,
             }
         });
         match result {

@@ -6,3 +6,5 @@ mod forms;
 mod highlevel;
 mod hmac;
 mod meta;
+mod recipes;
+mod send;
