@@ -12,7 +12,6 @@
 //! Stripe's vectors run through [`hookd_signature::stripe`]; HighLevel's, with their
 //! public keys, in [`highlevel`].
 
-
 mod highlevel;
 
 use hookd_signature::standard_webhooks::{self, Secret};
