@@ -8,9 +8,9 @@
 //!
 //! - **One writer.** A dedicated OS thread owns the only write connection and takes
 //!   commands over a channel (`writer`). Every write goes through it: inserts, claims
-//!   (which update), lease renewals, completions, rescues, releases. A single writer
-//!   means no `SQLITE_BUSY` between our own writes and no row locks: a claim picks and
-//!   updates its jobs with nothing else in between.
+//!   (which update), lease renewals, completions, rescues, releases, API keys. A
+//!   single writer means no `SQLITE_BUSY` between our own writes and no row locks: a
+//!   claim picks and updates its jobs with nothing else in between.
 //! - **Group commit.** The thread takes every command already queued (up to
 //!   `MAX_BATCH`) into one transaction, gives each its own savepoint so a failing command
 //!   fails alone, commits once and only then answers. One fsync serves the whole group;
@@ -18,19 +18,21 @@
 //! - **Durability.** WAL journal with `synchronous=FULL`: a commit returns after the WAL
 //!   is fsynced, so an answered write survives `kill -9` and power loss. Changes
 //!   ([`StoreChange::JobsReady`](hookd_store::StoreChange)) are published after the commit.
-//! - **Reads** (`event_get`, `job_get`, lists) run on read-only connections from a small
-//!   pool on tokio's blocking threads; WAL lets them read the last commit while the
-//!   writer writes, so reads never wait for a group.
+//! - **Reads** (`event_get`, `job_get`, lists, API key lookups) run on read-only
+//!   connections from a small pool on tokio's blocking threads; WAL lets them read
+//!   the last commit while the writer writes, so reads never wait for a group.
 //! - **Schema** changes are numbered migrations under `migrations/`, embedded and
 //!   applied in order when the store opens (`schema`).
 //!
 //! The store reads no clock: every time comes from the caller.
 #![deny(missing_docs)]
 
+mod api_keys;
 mod claim;
 mod complete;
 mod connection;
 mod error;
+mod event_list;
 mod events;
 mod jobs;
 mod lease;
@@ -44,8 +46,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use hookd_store::{
-    Attempt, ClaimBatch, CommitStats, Event, InsertOutcome, Job, JobClaim, JobCompletion,
-    JobLeaseExtend, JobRelease, JobRescue, NewEvent, RescuedJob, Store, StoreChange, StoreError,
+    ApiKey, Attempt, ClaimBatch, CommitStats, Event, EventListParams, EventSummary, InsertOutcome,
+    Job, JobClaim, JobCompletion, JobLeaseExtend, JobRelease, JobRescue, Millis, NewApiKey,
+    NewEvent, RescuedJob, Store, StoreChange, StoreError,
 };
 use tokio::sync::broadcast;
 
@@ -189,6 +192,53 @@ impl Store for SqliteStore {
         self.ensure_open()?;
         self.readers
             .run(move |conn| jobs::attempts(conn, job_id))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(limit = params.limit))]
+    async fn event_list(&self, params: EventListParams) -> Result<Vec<EventSummary>, StoreError> {
+        self.ensure_open()?;
+        self.readers
+            .run(move |conn| event_list::list(conn, &params))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(id = %key.key.id))]
+    async fn api_key_insert(&self, key: NewApiKey) -> Result<(), StoreError> {
+        self.ensure_open()?;
+        self.writer
+            .run(move |conn, _| api_keys::insert(conn, &key))
+            .await
+    }
+
+    async fn api_key_find(&self, token_hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.ensure_open()?;
+        let token_hash = token_hash.to_owned();
+        self.readers
+            .run(move |conn| api_keys::find(conn, &token_hash))
+            .await
+    }
+
+    async fn api_key_list(&self, tenant: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
+        self.ensure_open()?;
+        let tenant = tenant.map(str::to_owned);
+        self.readers
+            .run(move |conn| api_keys::list(conn, tenant.as_deref()))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(id = %id))]
+    async fn api_key_revoke(
+        &self,
+        id: &str,
+        tenant: Option<&str>,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        self.ensure_open()?;
+        let id = id.to_owned();
+        let tenant = tenant.map(str::to_owned);
+        self.writer
+            .run(move |conn, _| api_keys::revoke(conn, &id, tenant.as_deref(), now))
             .await
     }
 

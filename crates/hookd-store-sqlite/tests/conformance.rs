@@ -21,8 +21,8 @@ mod sqlite_only {
     use futures::future::join_all;
     use hookd_store::conformance::{T0, new_event, new_job};
     use hookd_store::{
-        AttemptRecord, InsertOutcome, JobClaim, JobCompletion, JobOutcome, JobState, Store,
-        StoreChange, StoreError,
+        AttemptRecord, EventListParams, InsertOutcome, JobClaim, JobCompletion, JobOutcome,
+        JobState, Store, StoreChange, StoreError,
     };
     use hookd_store_sqlite::{DATABASE_FILE, SqliteStore};
 
@@ -162,7 +162,7 @@ mod sqlite_only {
             .close()
             .await;
         let first = migrations(dir.path());
-        assert_eq!(first.iter().map(|m| m.0).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(first.iter().map(|m| m.0).collect::<Vec<_>>(), vec![1, 2]);
         SqliteStore::open(dir.path())
             .await
             .expect("reopen")
@@ -231,6 +231,26 @@ mod sqlite_only {
                 queue: "q".to_owned()
             }
         );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn event_list_returns_at_most_a_thousand() {
+        let (store, _dir) = setup().await;
+        let events = (0..1_001)
+            .map(|i| new_event(&format!("evt_{i:04}"), vec![]))
+            .collect();
+        store.event_insert_with_jobs(events).await.expect("insert");
+        let page = store
+            .event_list(EventListParams {
+                limit: u32::MAX,
+                ..EventListParams::default()
+            })
+            .await
+            .expect("list");
+        assert_eq!(page.len(), 1_000, "the limit is capped");
+        assert_eq!(page[0].id, "evt_1000");
+        assert_eq!(page[999].id, "evt_0001");
         store.close().await;
     }
 

@@ -26,9 +26,17 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::{
-    AttemptOutcome, AttemptRecord, ClaimBatch, InsertOutcome, Job, JobClaim, JobCompletion,
-    JobLeaseExtend, JobOutcome, JobRelease, JobRescue, JobState, Millis, NewEvent, NewJob, Store,
-    StoreChange, StoreError, Target,
+    ApiKey, AttemptOutcome, AttemptRecord, ClaimBatch, EventListParams, InsertOutcome, Job,
+    JobClaim, JobCompletion, JobLeaseExtend, JobOutcome, JobRelease, JobRescue, JobState, Millis,
+    NewApiKey, NewEvent, NewJob, Store, StoreChange, StoreError, Target,
+};
+
+mod api_keys;
+mod event_list;
+
+pub use api_keys::{api_key_duplicate_refused, api_key_insert_find_list, api_key_revoke};
+pub use event_list::{
+    event_list_filters, event_list_order, event_list_pages_with_cursor, event_list_status,
 };
 
 /// The instant every case starts from (2023-11-14T22:13:20Z).
@@ -1216,6 +1224,37 @@ pub async fn store_close(store: &dyn Store) {
             })
             .await,
     );
+    assert_closed(
+        "event_list",
+        store
+            .event_list(EventListParams {
+                limit: 10,
+                ..EventListParams::default()
+            })
+            .await,
+    );
+    assert_closed(
+        "api_key_insert",
+        store
+            .api_key_insert(NewApiKey {
+                key: ApiKey {
+                    id: "key_late".to_owned(),
+                    tenant: "acme".to_owned(),
+                    scope: "read".to_owned(),
+                    name: None,
+                    created_at: T0,
+                    revoked_at: None,
+                },
+                token_hash: "hash-late".to_owned(),
+            })
+            .await,
+    );
+    assert_closed("api_key_find", store.api_key_find("hash-late").await);
+    assert_closed("api_key_list", store.api_key_list(None).await);
+    assert_closed(
+        "api_key_revoke",
+        store.api_key_revoke("key_late", None, T0).await,
+    );
     assert_closed("ping", store.ping().await);
 }
 
@@ -1246,6 +1285,13 @@ macro_rules! conformance_tests {
             conformance_job_complete_stale => job_complete_stale,
             conformance_job_rescue_expired => job_rescue_expired,
             conformance_job_release => job_release,
+            conformance_event_list_order => event_list_order,
+            conformance_event_list_filters => event_list_filters,
+            conformance_event_list_status => event_list_status,
+            conformance_event_list_pages_with_cursor => event_list_pages_with_cursor,
+            conformance_api_key_insert_find_list => api_key_insert_find_list,
+            conformance_api_key_revoke => api_key_revoke,
+            conformance_api_key_duplicate_refused => api_key_duplicate_refused,
             conformance_store_subscribe => store_subscribe,
             conformance_store_commit_stats => store_commit_stats,
             conformance_store_ping => store_ping,

@@ -22,10 +22,10 @@ pub mod conformance;
 
 pub use error::{BoxError, StoreError};
 pub use records::{
-    Attempt, AttemptOutcome, AttemptRecord, ClaimedJob, Event, InsertOutcome, Job, JobState,
-    Millis, NewEvent, NewJob, Target,
+    ApiKey, Attempt, AttemptOutcome, AttemptRecord, ClaimedJob, Event, EventStatus, EventSummary,
+    InsertOutcome, Job, JobState, Millis, NewApiKey, NewEvent, NewJob, Target,
 };
 pub use store::{
-    ClaimBatch, CommitStats, JobClaim, JobCompletion, JobLeaseExtend, JobOutcome, JobRelease,
-    JobRescue, RescuedJob, Store, StoreChange,
+    ClaimBatch, CommitStats, EventListParams, JobClaim, JobCompletion, JobLeaseExtend, JobOutcome,
+    JobRelease, JobRescue, RescuedJob, Store, StoreChange,
 };

@@ -302,3 +302,89 @@ pub struct Attempt {
     /// What the worker observed.
     pub record: AttemptRecord,
 }
+
+/// Where an event is, derived from its jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    /// No route matched: no job.
+    Unrouted,
+    /// At least one job is scheduled, ready, running or retrying.
+    Pending,
+    /// Every job succeeded.
+    Succeeded,
+    /// No job is pending and at least one is dead.
+    Dead,
+}
+
+impl EventStatus {
+    /// The lower-case name used in the API and filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Unrouted => "unrouted",
+            EventStatus::Pending => "pending",
+            EventStatus::Succeeded => "succeeded",
+            EventStatus::Dead => "dead",
+        }
+    }
+
+    /// Reads [`EventStatus::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "unrouted" => EventStatus::Unrouted,
+            "pending" => EventStatus::Pending,
+            "succeeded" => EventStatus::Succeeded,
+            "dead" => EventStatus::Dead,
+            _ => return None,
+        })
+    }
+}
+
+/// One row of an event listing: the event without its body and headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSummary {
+    /// hookd's id (`evt_…`).
+    pub id: String,
+    /// The owning tenant.
+    pub tenant: String,
+    /// The source it arrived on.
+    pub source: String,
+    /// The extracted type.
+    pub event_type: String,
+    /// The provider's id, if extracted.
+    pub provider_event_id: Option<String>,
+    /// When the provider says it happened.
+    pub occurred_at: Option<Millis>,
+    /// When hookd received it.
+    pub received_at: Millis,
+    /// Where it is, from its jobs.
+    pub status: EventStatus,
+    /// How many jobs it made.
+    pub jobs: u32,
+}
+
+/// An API key as stored: its hash and what it may do, never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The key's id (`key_…`), shown in listings and used to revoke it.
+    pub id: String,
+    /// The tenant it sees; `*` for an admin key that sees every tenant.
+    pub tenant: String,
+    /// `read`, `write` or `admin`.
+    pub scope: String,
+    /// A name for people, if given.
+    pub name: Option<String>,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When it was revoked; a revoked key authenticates nothing.
+    pub revoked_at: Option<Millis>,
+}
+
+/// An API key to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// The key's record, `revoked_at` ignored.
+    pub key: ApiKey,
+    /// The SHA-256 (hex) of the token; the token itself is never stored.
+    pub token_hash: String,
+}

@@ -7,8 +7,36 @@ use tokio::sync::broadcast;
 
 use crate::error::StoreError;
 use crate::records::{
-    Attempt, AttemptRecord, ClaimedJob, Event, InsertOutcome, Job, Millis, NewEvent,
+    ApiKey, Attempt, AttemptRecord, ClaimedJob, Event, EventStatus, EventSummary, InsertOutcome,
+    Job, Millis, NewApiKey, NewEvent,
 };
+
+/// Which events to list, newest first, one page at a time.
+///
+/// Pages follow the id (ids grow with time), so a page asked for with the last id of the
+/// previous one as `before_id` never repeats or skips an event, however many arrive
+/// meanwhile: new events only ever come before the first page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventListParams {
+    /// Only this tenant's events; `None` for every tenant (admin).
+    pub tenant: Option<String>,
+    /// Only events of this source.
+    pub source: Option<String>,
+    /// Only events of this type (exact).
+    pub event_type: Option<String>,
+    /// Only events in this status.
+    pub status: Option<EventStatus>,
+    /// Only events received at or after this time.
+    pub received_from: Option<Millis>,
+    /// Only events received before this time.
+    pub received_until: Option<Millis>,
+    /// Only events whose id starts with this text.
+    pub id_prefix: Option<String>,
+    /// The cursor: only events with an id lower than this one.
+    pub before_id: Option<String>,
+    /// At most this many events.
+    pub limit: u32,
+}
 
 /// Claim jobs of one queue for a worker pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +207,27 @@ pub trait Store: Send + Sync + 'static {
 
     /// Lists the attempts of a job, first attempt first.
     async fn attempt_list(&self, job_id: i64) -> Result<Vec<Attempt>, StoreError>;
+
+    /// Lists events matching `params`, newest (highest id) first, at most `limit`.
+    async fn event_list(&self, params: EventListParams) -> Result<Vec<EventSummary>, StoreError>;
+
+    /// Stores a new API key.
+    async fn api_key_insert(&self, key: NewApiKey) -> Result<(), StoreError>;
+
+    /// Finds the key whose token hashes to `token_hash`, revoked or not.
+    async fn api_key_find(&self, token_hash: &str) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Lists the keys of one tenant (`None`: every tenant), oldest first.
+    async fn api_key_list(&self, tenant: Option<&str>) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Revokes the key `id` (of `tenant`, when given) at `now`; returns whether a key
+    /// that was not yet revoked was found.
+    async fn api_key_revoke(
+        &self,
+        id: &str,
+        tenant: Option<&str>,
+        now: Millis,
+    ) -> Result<bool, StoreError>;
 
     /// Claims up to `limit` due jobs of one queue, moving them to `running` under a
     /// lease and counting the attempt.

@@ -14,10 +14,16 @@ struct Migration {
 }
 
 /// Every migration, in version order. Append only: an applied migration never changes.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../../migrations/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../migrations/0002_api_keys.sql"),
+    },
+];
 
 /// Brings the schema up to date in one transaction and returns the versions it applied
 /// (empty when the database was current).
@@ -92,8 +98,43 @@ mod tests {
     #[test]
     fn second_run_applies_nothing() -> Result<(), StoreError> {
         let mut conn = Connection::open_in_memory().ctx("open")?;
-        assert_eq!(migrate(&mut conn)?, vec![1]);
+        assert_eq!(migrate(&mut conn)?, vec![1, 2]);
         assert_eq!(migrate(&mut conn)?, Vec::<i64>::new());
+        Ok(())
+    }
+
+    #[test]
+    fn a_version_one_database_with_data_is_upgraded() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().ctx("open")?;
+        // As a hookd that knew only 0001 left it.
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (
+                 version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL
+             ) STRICT;
+             INSERT INTO schema_migrations VALUES (1, 0);",
+        )
+        .ctx("create")?;
+        conn.execute_batch(MIGRATIONS[0].sql).ctx("0001")?;
+        conn.execute(
+            "INSERT INTO events (id, tenant, source, event_type, dedup_key, received_at,
+                                 headers, body, unrouted)
+             VALUES ('evt_old', 'acme', 'shop', 't', 'k', 1, '[]', x'', 1)",
+            [],
+        )
+        .ctx("insert")?;
+        assert_eq!(migrate(&mut conn)?, vec![2]);
+        let via_index: String = conn
+            .query_row(
+                "SELECT id FROM events INDEXED BY events_tenant WHERE tenant = 'acme'",
+                [],
+                |row| row.get(0),
+            )
+            .ctx("read")?;
+        assert_eq!(via_index, "evt_old", "existing rows are indexed");
+        let keys: i64 = conn
+            .query_row("SELECT count(*) FROM api_keys", [], |row| row.get(0))
+            .ctx("count")?;
+        assert_eq!(keys, 0);
         Ok(())
     }
 
