@@ -1,4 +1,7 @@
-//! The wall clock, read in one place so that the rest of the code takes `now` as a value.
+//! The wall clock, read in one place so that the rest of the code takes `now` as a value,
+//! and [`rfc3339`], the text form of its instants.
+
+pub(crate) mod rfc3339;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -22,7 +22,8 @@ use hookd_signature::highlevel;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Extracted, Intake, Unverified, rfc3339};
+use super::{Extracted, Intake, Unverified};
+use crate::clock::rfc3339;
 use crate::config::HighLevelPreset;
 use crate::ingest::error::IngestError;
 

@@ -14,7 +14,6 @@ mod github;
 mod highlevel;
 mod lookup;
 mod meta;
-mod rfc3339;
 mod shopify;
 mod slack;
 mod softpro;

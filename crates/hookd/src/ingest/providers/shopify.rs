@@ -16,7 +16,8 @@
 //! that routing does not read.
 
 use super::lookup::{self, header_text, signature_header};
-use super::{Extracted, Intake, Unverified, rfc3339};
+use super::{Extracted, Intake, Unverified};
+use crate::clock::rfc3339;
 use crate::config::SecretsPreset;
 use crate::ingest::error::IngestError;
 

@@ -20,7 +20,8 @@ use hookd_signature::standard_webhooks;
 use serde_json::Value;
 
 use super::lookup::{self, signature_header};
-use super::{Extracted, Intake, Unverified, rfc3339};
+use super::{Extracted, Intake, Unverified};
+use crate::clock::rfc3339;
 use crate::config::StandardWebhooksPreset;
 use crate::ingest::error::IngestError;
 

@@ -17,7 +17,8 @@
 use serde_json::Value;
 
 use super::lookup::{self, signature_header};
-use super::{Extracted, Intake, Unverified, rfc3339};
+use super::{Extracted, Intake, Unverified};
+use crate::clock::rfc3339;
 use crate::config::TimedPreset;
 use crate::ingest::error::IngestError;
 

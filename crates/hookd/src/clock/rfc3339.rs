@@ -1,7 +1,8 @@
 //! RFC 3339 date-times, the ISO-8601 profile providers write their times in
 //! (`2025-04-22T19:30:00.000000000Z`, `2025-04-22T14:30:00-05:00`), turned into unix
-//! milliseconds: the `occurred_at` of `standard-webhooks`, `shopify` and `highlevel`
-//! events and the signed-window timestamp of `softpro`.
+//! milliseconds and back: the `occurred_at` of `standard-webhooks`, `shopify` and
+//! `highlevel` events and the signed-window timestamp of `softpro` on the way in; the
+//! times the management API answers with and the time filters it reads.
 //!
 //! # Format
 //!
@@ -11,6 +12,9 @@
 //! seconds ≤ 60 for a leap second). A time without an offset is refused: it names no
 //! instant. Digits past milliseconds are truncated.
 //!
+//! [`format_millis`] writes the one form hookd answers with: UTC, always three fraction
+//! digits (`2025-04-22T19:30:00.000Z`), which [`parse_millis`] reads back unchanged.
+//!
 //! A date crate would parse this too; the whole grammar is the short function below, so
 //! none is added.
 
@@ -18,7 +22,7 @@ use hookd_store::Millis;
 
 /// The instant `text` names, in unix milliseconds; `None` when it is not an RFC 3339
 /// date-time.
-pub(super) fn parse_millis(text: &str) -> Option<Millis> {
+pub(crate) fn parse_millis(text: &str) -> Option<Millis> {
     let b = text.as_bytes();
     let digits = |from: usize, len: usize| -> Option<i64> {
         let field = b.get(from..from + len)?;
@@ -75,6 +79,22 @@ pub(super) fn parse_millis(text: &str) -> Option<Millis> {
     Some(secs * 1000 + millis)
 }
 
+/// `millis` as `YYYY-MM-DDThh:mm:ss.mmmZ`. Instants before year 0 or after 9999 have no
+/// four-digit year; they are written with a sign or a longer year, as `{:04}` does.
+pub(crate) fn format_millis(millis: Millis) -> String {
+    let secs = millis.div_euclid(1000);
+    let fraction = millis.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:03}Z",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
 /// The number of days of `month` (1–12) in `year`, leap years included.
 fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
@@ -97,9 +117,49 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+/// The proleptic Gregorian date of a day since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, the inverse of [`days_from_civil`]).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_millis;
+    use super::{format_millis, parse_millis};
+
+    #[test]
+    fn formats_utc_with_milliseconds() {
+        assert_eq!(format_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_millis(1_745_350_200_000), "2025-04-22T19:30:00.000Z");
+        assert_eq!(format_millis(1_667_507_170_344), "2022-11-03T20:26:10.344Z");
+        assert_eq!(format_millis(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(format_millis(1_709_164_800_000), "2024-02-29T00:00:00.000Z");
+        assert_eq!(format_millis(951_868_800_000), "2000-03-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn what_is_formatted_parses_back_unchanged() {
+        // Every day of four centuries around the epoch, at a time with milliseconds.
+        for day in -73_000..73_000_i64 {
+            let millis = day * 86_400_000 + 45_296_789;
+            let text = format_millis(millis);
+            assert_eq!(parse_millis(&text), Some(millis), "{text}");
+        }
+    }
 
     #[test]
     fn parses_utc_times_with_and_without_fractions() {
