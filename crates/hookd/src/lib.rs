@@ -18,6 +18,7 @@ pub mod config;
 pub mod runtime;
 pub mod sink;
 
+pub(crate) mod api;
 pub(crate) mod clock;
 pub(crate) mod dispatch;
 pub(crate) mod http_error;

@@ -1,5 +1,5 @@
 //! The running gateway: opens the store, starts the services (dispatch pools, the lease
-//! rescuer) and the HTTP server, and shuts them down in order.
+//! rescuer, the metrics upkeep) and the HTTP server, and shuts them down in order.
 //!
 //! Every background loop is spawned on one [`TaskTracker`] and stops when the one
 //! [`CancellationToken`] is cancelled. Shutdown: stop accepting requests and finish the
@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::targets::http::HttpTarget;
+use crate::telemetry::exporter;
 use crate::{dispatch, scheduler, server};
 
 /// What every service shares: the store, the configuration in force, this node's name,
@@ -89,6 +90,12 @@ impl Gateway {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
         };
+
+        // Before any service runs, so that nothing they emit is lost.
+        exporter::install();
+        services
+            .tracker
+            .spawn(exporter::upkeep(services.shutdown.clone()));
 
         let http = Arc::new(HttpTarget::new().context("building the HTTP client")?);
         dispatch::start(&services, &http);

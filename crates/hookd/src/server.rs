@@ -1,20 +1,24 @@
-//! Assembles the HTTP surfaces into one router: ingest (`/in/{source}`), `/healthz`,
-//! `/readyz`, and a JSON 404 for everything else.
+//! Assembles the HTTP surfaces into one router: ingest (`/in/{source}`), the management
+//! API (`/v1`), `/metrics`, `/healthz`, `/readyz`, and a JSON 404 for everything else.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::api::auth::JwtVerifier;
+use crate::api::{self, ApiState};
 use crate::http_error::HttpError;
 use crate::ingest::{self, IngestState};
 use crate::runtime::Services;
+use crate::telemetry::exporter;
 
 /// How long `/readyz` waits for the store before calling it unavailable.
 const READY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(2);
@@ -25,10 +29,23 @@ pub(crate) fn router(services: &Services) -> Router {
         config: services.config.clone(),
         store: services.store.clone(),
     });
+    let jwt = services
+        .config
+        .borrow()
+        .api
+        .jwt
+        .as_ref()
+        .map(|jwt| Arc::new(JwtVerifier::new(jwt)));
+    let api = api::router(ApiState {
+        store: services.store.clone(),
+        jwt,
+    });
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz).with_state(services.clone()))
+        .route("/metrics", get(metrics).with_state(services.clone()))
         .merge(ingest)
+        .merge(api)
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(|_| {
             HttpError::new(
@@ -59,6 +76,13 @@ async fn readyz(State(services): State<Services>) -> Response {
         }
         Err(_) => unavailable("the store did not answer in time"),
     }
+}
+
+/// `/metrics`: everything recorded in this process, and this node's store figures, in
+/// the Prometheus text format. Public, like `/healthz`.
+async fn metrics(State(services): State<Services>) -> Response {
+    let text = exporter::render(services.store.commit_stats());
+    ([(header::CONTENT_TYPE, exporter::CONTENT_TYPE)], text).into_response()
 }
 
 fn unavailable(reason: &str) -> Response {

@@ -1,4 +1,5 @@
-//! The command line: `hookd serve`, `hookd config check`, `hookd sink`, `hookd send`.
+//! The command line: `hookd serve`, `hookd config check`, `hookd sink`, `hookd send`,
+//! `hookd token create`.
 //!
 //! Each subcommand is a file. Errors come back to `main`, which maps them to exit codes
 //! in one place: 0 done, 1 failed, 2 the input (flags or configuration) is wrong.
@@ -7,6 +8,7 @@ mod config;
 mod send;
 mod serve;
 mod sink;
+mod token;
 
 use std::process::ExitCode;
 
@@ -31,6 +33,9 @@ enum Command {
     Sink(sink::SinkArgs),
     /// Send one correctly signed test webhook for a preset and print the answer.
     Send(send::SendArgs),
+    /// Make API keys for the management API, offline, in the configured store.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 /// A failure whose message has already been written for the user; `main` only sets the
@@ -38,6 +43,29 @@ enum Command {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct UsageError(pub(crate) String);
+
+/// Loads the configuration a subcommand runs with, printing warnings, and every problem
+/// when it cannot be used.
+fn load_config(path: &std::path::Path) -> anyhow::Result<crate::config::Config> {
+    match crate::config::load(path, std::env::vars()) {
+        Ok((config, warnings)) => {
+            for warning in warnings {
+                eprintln!("{warning}");
+            }
+            Ok(config)
+        }
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            Err(UsageError(format!(
+                "{}: the configuration has problems; see above (hookd config check {0})",
+                path.display()
+            ))
+            .into())
+        }
+    }
+}
 
 impl Cli {
     /// Runs the chosen subcommand to its end.
@@ -58,6 +86,7 @@ impl Cli {
                 Command::Config(command) => config::run(command),
                 Command::Sink(args) => sink::run(args).await,
                 Command::Send(args) => send::run(args).await,
+                Command::Token(command) => token::run(command).await,
             }
         });
         match result {

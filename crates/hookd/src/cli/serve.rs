@@ -8,8 +8,6 @@ use anyhow::Context as _;
 use clap::Args;
 use tokio::net::TcpListener;
 
-use super::UsageError;
-use crate::config;
 use crate::runtime::{Gateway, open_store};
 use crate::telemetry;
 
@@ -30,24 +28,7 @@ pub(super) struct ServeArgs {
 }
 
 pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = match config::load(&args.config, std::env::vars()) {
-        Ok((config, warnings)) => {
-            for warning in warnings {
-                eprintln!("{warning}");
-            }
-            config
-        }
-        Err(problems) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            return Err(UsageError(format!(
-                "{}: the configuration has problems; see above (hookd config check {0})",
-                args.config.display()
-            ))
-            .into());
-        }
-    };
+    let mut config = super::load_config(&args.config)?;
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }

@@ -346,13 +346,16 @@ fn build(raw: &RawConfig, declared: &Declared, cx: &mut Checker) -> Option<Confi
 
     warn_unrouted_sources(raw, cx);
 
-    let server = server?;
+    let api = super::api::build_api(&raw.api, cx);
+
+    let (server, api) = (server?, api?);
     Some(Config {
         server,
         sources,
         queues,
         destinations,
         routes,
+        api,
     })
 }
 

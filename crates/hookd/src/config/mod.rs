@@ -5,11 +5,14 @@
 //! into the validated [`Config`] below (durations parsed, globs compiled, secrets decoded)
 //! and reports every problem at once with its key path, which is what
 //! `hookd config check` prints. `env` overlays `HOOKD_*` variables on the parsed file
-//! before the check, so they are validated the same way. [`load`] and [`load_str`] are the
-//! entry points; the defaults are the `…_DEFAULT` consts of `check`.
+//! before the check, so they are validated the same way; `api` checks `[api]`, parsing
+//! every JWT key once so that a bad key is a configuration problem, not a request's.
+//! [`load`] and [`load_str`] are the entry points; the defaults are the `…_DEFAULT`
+//! consts of `check` (and of `api` for `[api]`).
 //!
 //! Every other stage reads only the validated types of this file.
 
+mod api;
 pub(crate) mod check;
 pub(crate) mod env;
 pub(crate) mod presets;
@@ -42,6 +45,53 @@ pub struct Config {
     pub destinations: BTreeMap<String, DestinationConfig>,
     /// `[[routes]]`, in file order.
     pub routes: Vec<RouteConfig>,
+    /// `[api]`.
+    pub api: ApiConfig,
+}
+
+/// `[api]`: how the management API authenticates its callers.
+#[derive(Debug, Clone, Default)]
+pub struct ApiConfig {
+    /// The keys and checks for JWTs; `None` when no JWT key is configured, and then only
+    /// API keys authenticate.
+    pub jwt: Option<JwtConfig>,
+}
+
+/// How JWTs are verified: by which keys, and which claims must hold.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// Every key a JWT may be signed with (`jwt_hs256_secret`, `jwt_public_key` or the
+    /// signing keys of `jwks_file`); at least one.
+    pub keys: Vec<JwtKey>,
+    /// The `iss` every token must carry (`jwt_issuer`); `None`: not checked.
+    pub issuer: Option<String>,
+    /// The `aud` every token must carry (`jwt_audience`); `None`: a token naming an
+    /// audience is refused.
+    pub audience: Option<String>,
+    /// Allowed clock difference for `exp` and `nbf` (`jwt_leeway`, default 60 s).
+    pub leeway: Duration,
+}
+
+/// One key a JWT may be signed with, parsed once when the configuration is loaded.
+#[derive(Clone)]
+pub struct JwtKey {
+    /// The `kid` of a JWKS key; a token naming a `kid` is checked only against keys with
+    /// that `kid`.
+    pub kid: Option<String>,
+    /// The one algorithm this key verifies.
+    pub algorithm: jsonwebtoken::Algorithm,
+    /// The verification key itself.
+    pub key: jsonwebtoken::DecodingKey,
+}
+
+impl std::fmt::Debug for JwtKey {
+    // The key stays out of logs: for HS256 it is the shared secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How log lines are written.

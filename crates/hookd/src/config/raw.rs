@@ -30,6 +30,8 @@ pub(crate) struct RawConfig {
     pub(crate) destinations: BTreeMap<String, RawDestination>,
     /// `[[routes]]`: which events go to which queue and destination, in file order.
     pub(crate) routes: Vec<RawRoute>,
+    /// `[api]`: how the management API under `/v1` authenticates its callers.
+    pub(crate) api: RawApi,
 }
 
 /// `[server]`.
@@ -58,6 +60,41 @@ pub(crate) struct RawServer {
     pub(crate) log_level: Option<String>,
     /// How log lines are written: `"json"` (one object per line) or `"text"`. Default `"json"`.
     pub(crate) log_format: Option<String>,
+}
+
+/// `[api]`: the management API. API keys (`hookd token create`) always work; the keys
+/// below also accept JWTs, whose claims `tenant` and `scope` say what the caller sees and
+/// may do.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, expecting = "a table")]
+pub(crate) struct RawApi {
+    /// Accept JWTs signed with HS256 and this shared secret (at least 32 bytes, as RFC
+    /// 7518 asks). Set only one of `jwt_hs256_secret`, `jwt_public_key` and `jwks_file`.
+    /// Default: none.
+    pub(crate) jwt_hs256_secret: Option<String>,
+    /// Accept JWTs signed by the private half of this public key, written as PEM
+    /// (`-----BEGIN PUBLIC KEY-----` …): an RSA key means RS256, a P-256 key ES256, a
+    /// P-384 key ES384, an Ed25519 key EdDSA, unless `jwt_algorithm` says otherwise.
+    /// Default: none.
+    pub(crate) jwt_public_key: Option<String>,
+    /// With `jwt_public_key`: the one algorithm accepted, `"RS256"`, `"RS384"`,
+    /// `"RS512"`, `"PS256"`, `"PS384"`, `"PS512"`, `"ES256"`, `"ES384"` or `"EdDSA"`; it
+    /// must fit the key. Default: the key's usual algorithm (see `jwt_public_key`).
+    pub(crate) jwt_algorithm: Option<String>,
+    /// Accept JWTs signed by any signing key of this JSON Web Key Set file (`{"keys":
+    /// [...]}`, as identity providers publish it), read once at start; a relative path is
+    /// from the directory hookd starts in. A token whose header names a `kid` is checked
+    /// against that key only. Default: none.
+    pub(crate) jwks_file: Option<String>,
+    /// The issuer every JWT must name in its `iss` claim. Default: none (`iss` is not
+    /// checked).
+    pub(crate) jwt_issuer: Option<String>,
+    /// The audience every JWT must name in its `aud` claim. Default: none; a JWT that
+    /// names an audience is then refused, since it was meant for someone else.
+    pub(crate) jwt_audience: Option<String>,
+    /// How far a JWT's `exp` and `nbf` may be off, to allow for clocks that disagree.
+    /// Default `"60s"`.
+    pub(crate) jwt_leeway: Option<HumanDuration>,
 }
 
 /// `[sources.NAME]`: one inbound endpoint, `POST /in/NAME`.

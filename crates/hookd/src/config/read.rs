@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 use super::check::{Checker, key_path};
-use super::raw::{RawBackoff, RawConfig, RawFieldRef, RawQueue, RawServer, RawSource};
+use super::raw::{RawApi, RawBackoff, RawConfig, RawFieldRef, RawQueue, RawServer, RawSource};
 
 /// How many type errors one entry may report before the rest of it is skipped.
 const MAX_TYPE_ERRORS_PER_ENTRY: usize = 32;
@@ -38,6 +38,11 @@ pub(super) fn read_raw(table: Table, cx: &mut Checker) -> (RawConfig, Declared) 
             "server" => {
                 if let Some(server) = read_entry::<RawServer>(value, "server", cx) {
                     raw.server = server;
+                }
+            }
+            "api" => {
+                if let Some(api) = read_entry::<RawApi>(value, "api", cx) {
+                    raw.api = api;
                 }
             }
             "sources" => {
@@ -76,7 +81,7 @@ pub(super) fn read_raw(table: Table, cx: &mut Checker) -> (RawConfig, Declared) 
             },
             _ => cx.error(
                 key_path("", &key),
-                "unknown key; known sections: server, sources, queues, destinations, routes",
+                "unknown key; known sections: server, sources, queues, destinations, routes, api",
             ),
         }
     }

@@ -178,6 +178,15 @@ fn the_bundled_example_documents_every_key() {
             "delay",
             "destination",
         ],
+        &[
+            "jwt_hs256_secret",
+            "jwt_public_key",
+            "jwt_algorithm",
+            "jwks_file",
+            "jwt_issuer",
+            "jwt_audience",
+            "jwt_leeway",
+        ],
     ];
     for key in keys.iter().flat_map(|k| k.iter()) {
         let set = format!("\n{key} = ");
@@ -380,7 +389,7 @@ fn unknown_keys_are_errors_with_a_suggestion() {
     assert_eq!(
         got,
         [
-            "error: metrics: unknown key; known sections: server, sources, queues, destinations, routes",
+            "error: metrics: unknown key; known sections: server, sources, queues, destinations, routes, api",
             "error: queues.q.backoff.bass: unknown key; did you mean `base`?",
             "error: queues.q.concurency: unknown key; did you mean `concurrency`?",
             "error: sources.shop.secret: unknown key; did you mean `secrets`?",

@@ -9,12 +9,22 @@ use crate::clock;
 use crate::config::{Config, QueueConfig};
 use crate::runtime::Services;
 use crate::targets::http::{HttpTarget, Verdict};
+use crate::telemetry::events::{AttemptFinished, JobFinished, JobStarted};
 
 /// Runs `claimed` and writes its completion. A completion that cannot be written is
 /// logged and left to the lease: the rescuer brings the job back.
 pub(super) async fn execute(services: Services, http: &HttpTarget, claimed: ClaimedJob) {
     let config = services.config.borrow().clone();
     let job = &claimed.job;
+    JobStarted {
+        queue: &job.queue,
+        job_id: job.id,
+        event_id: &job.event_id,
+        attempt: job.attempts,
+        received_at: claimed.event.received_at,
+        started_at: clock::now_millis(),
+    }
+    .emit();
     let (verdict, record) = match &job.target {
         Target::Http { destination } => match config.destinations.get(destination) {
             Some(dest) => {
@@ -40,25 +50,28 @@ pub(super) async fn execute(services: Services, http: &HttpTarget, claimed: Clai
         ),
     };
 
+    AttemptFinished {
+        queue: &job.queue,
+        job_id: job.id,
+        event_id: &job.event_id,
+        attempt: job.attempts,
+        duration_ms: record.duration_ms,
+    }
+    .emit();
+
     let policy = queue_policy(&config, &job.queue);
     let outcome = decide(&policy, job.attempts, &verdict, clock::now_millis());
-    match outcome {
-        JobOutcome::Succeeded => {
-            tracing::debug!(job_id = job.id, event_id = %job.event_id, attempt = job.attempts, "job succeeded");
-        }
-        JobOutcome::Retry { run_at } => {
-            tracing::debug!(
-                job_id = job.id, event_id = %job.event_id, attempt = job.attempts, run_at,
-                error = record.error.as_deref().unwrap_or_default(), "job will be retried"
-            );
-        }
-        JobOutcome::Dead => {
-            tracing::warn!(
-                job_id = job.id, event_id = %job.event_id, queue = %job.queue, attempt = job.attempts,
-                error = record.error.as_deref().unwrap_or_default(), "job is dead"
-            );
-        }
-    }
+    // Logged and counted once the store holds it, so a completion that is refused or
+    // lost (the job comes back) is not counted twice.
+    let error = record.error.clone();
+    let finished = JobFinished {
+        queue: &job.queue,
+        job_id: job.id,
+        event_id: &job.event_id,
+        attempt: job.attempts,
+        outcome,
+        error: error.as_deref(),
+    };
 
     let completion = JobCompletion {
         job_id: job.id,
@@ -71,7 +84,7 @@ pub(super) async fn execute(services: Services, http: &HttpTarget, claimed: Clai
         Ok(applied) if applied.first() == Some(&false) => {
             tracing::info!(job_id = job.id, event_id = %job.event_id, "completion ignored: the lease had passed to another attempt");
         }
-        Ok(_) => {}
+        Ok(_) => finished.emit(),
         Err(error) => {
             tracing::error!(job_id = job.id, event_id = %job.event_id, %error, "job completion could not be written; the job returns when its lease expires");
         }

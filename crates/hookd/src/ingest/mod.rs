@@ -30,6 +30,9 @@ use providers::{Extracted, Intake, Reply, Unverified};
 use crate::clock;
 use crate::config::{Config, SourceConfig};
 use crate::route::{self, RouteInput};
+use crate::telemetry::events::{
+    EventsCommitted, UnkeyedJob, WebhookDuplicate, WebhookReceived, WebhookRejected,
+};
 
 /// What the ingest handlers share.
 #[derive(Clone)]
@@ -69,6 +72,8 @@ async fn receive(
     body: Body,
 ) -> Result<Response, IngestError> {
     let config = state.config.borrow().clone();
+    let source = config.sources.contains_key(&name).then_some(name.as_str());
+    WebhookReceived { source }.emit();
     let result = accept(
         &config,
         &*state.store,
@@ -79,7 +84,12 @@ async fn receive(
     )
     .await;
     if let Err(rejection) = &result {
-        tracing::debug!(code = rejection.code(), %rejection, "request rejected");
+        WebhookRejected {
+            source,
+            reason: rejection.code(),
+            detail: rejection,
+        }
+        .emit();
     }
     result
 }
@@ -127,15 +137,39 @@ async fn accept(
     let outcomes = if events.is_empty() {
         Vec::new()
     } else {
-        store
+        let started = std::time::Instant::now();
+        let outcomes = store
             .event_insert_with_jobs(events)
             .await
             .map_err(|error| {
                 tracing::error!(%error, "events could not be committed");
                 IngestError::StoreUnavailable
-            })?
+            })?;
+        committed(name, &outcomes, clock::millis(started.elapsed()));
+        outcomes
     };
     Ok(Json(answer(&outcomes)).into_response())
+}
+
+/// Emits what the store's answer says: the new events and each duplicate.
+fn committed(source: &str, outcomes: &[InsertOutcome], duration_ms: i64) {
+    let mut inserted = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        match outcome {
+            InsertOutcome::Inserted { id } => inserted.push(id.as_str()),
+            InsertOutcome::Duplicate { original_id } => WebhookDuplicate {
+                source,
+                event_id: original_id,
+            }
+            .emit(),
+        }
+    }
+    EventsCommitted {
+        source,
+        event_ids: &inserted,
+        duration_ms,
+    }
+    .emit();
 }
 
 /// The event to store for one extracted event: routed, with its own body when the
@@ -158,11 +192,16 @@ fn new_event(
             received_at,
         },
     );
+    let id = format!("evt_{}", Ulid::new());
     for route in &plan.unkeyed_routes {
-        tracing::debug!(route, "ordering key pointer missing; job is unkeyed");
+        UnkeyedJob {
+            route,
+            event_id: &id,
+        }
+        .emit();
     }
     NewEvent {
-        id: format!("evt_{}", Ulid::new()),
+        id,
         tenant: source.tenant.clone(),
         source: name.to_owned(),
         event_type: event.event_type,

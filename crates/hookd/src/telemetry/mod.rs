@@ -1,5 +1,14 @@
-//! Telemetry: structured logs. Every line about an event or a job carries its
-//! `event_id` and `job_id` fields.
+//! Telemetry: structured logs and Prometheus metrics. Every line about an event or a job
+//! carries its `event_id` and `job_id` fields.
+//!
+//! - [`events`]: one struct per thing that happens; its `emit()` logs and counts. Stages
+//!   emit these and never call a `metrics` macro themselves (clippy.toml bans them).
+//! - [`metrics`]: the one list of metric names, labels and descriptions.
+//! - [`exporter`]: the process-wide recorder and the text `/metrics` serves.
+
+pub(crate) mod events;
+pub(crate) mod exporter;
+pub(crate) mod metrics;
 
 use tracing_subscriber::EnvFilter;
 

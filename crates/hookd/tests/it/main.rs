@@ -9,14 +9,17 @@
 //! - [`presets`]: every provider preset, its vectors, splitting and handshakes.
 //! - [`ordering`]: priority within a queue, per-key FIFO under concurrency.
 //! - [`lease`]: a job held by a vanished worker comes back while the node runs.
+//! - [`metrics`]: `/metrics` read by Prometheus's own parser counts what was sent.
 //! - [`shutdown`]: graceful drain within the grace, release beyond it.
 //! - [`durability`]: `synchronous=FULL` and group commit under load.
 //! - [`crash`]: the real binary killed with SIGKILL under load loses nothing acknowledged.
 //! - [`example_config`]: the bundled `hookd.example.toml` loads.
 //! - [`architecture`]: stages never import backwards.
+//! - [`api`]: the management API under `/v1`, every operation over real HTTP.
 
 mod support;
 
+mod api;
 mod architecture;
 mod crash;
 mod delivery;
@@ -24,6 +27,7 @@ mod durability;
 mod example_config;
 mod ingest;
 mod lease;
+mod metrics;
 mod ordering;
 mod presets;
 mod shutdown;

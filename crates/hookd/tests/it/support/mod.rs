@@ -5,6 +5,7 @@
 //! Configurations are written as TOML text, as a user would; the snippets below keep the
 //! common parts short.
 
+pub(crate) mod auth;
 pub(crate) mod capture;
 pub(crate) mod gateway;
 pub(crate) mod raw;
@@ -14,6 +15,7 @@ pub(crate) mod wait;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub(crate) use auth::api_token;
 pub(crate) use gateway::TestGateway;
 pub(crate) use signer::Signer;
 pub(crate) use sink::{TestSink, sink_options};

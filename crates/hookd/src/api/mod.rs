@@ -1,0 +1,50 @@
+//! The management API under `/v1`: bearer tokens with a tenant and a scope, one file per
+//! resource, each with its own router, merged here; the OpenAPI document is generated
+//! from the handlers themselves and served at `/v1/openapi.json`, the one route that
+//! needs no token.
+
+pub(crate) mod auth;
+mod error;
+mod events;
+mod extract;
+mod keys;
+mod openapi;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use hookd_store::Store;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub(crate) struct ApiState {
+    pub(crate) store: Arc<dyn Store>,
+    /// JWT verification, prepared once at start from `[api]`; `None` when no JWT key is
+    /// configured and only API keys authenticate.
+    pub(crate) jwt: Option<Arc<auth::JwtVerifier>>,
+}
+
+/// Every `/v1` route, and `/v1/openapi.json`.
+pub(crate) fn router(state: ApiState) -> Router {
+    let (router, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest(
+            "/v1",
+            OpenApiRouter::new()
+                .merge(events::router())
+                .merge(keys::router()),
+        )
+        .split_for_parts();
+    let document = Arc::new(document);
+    router
+        .route(
+            "/v1/openapi.json",
+            get(move || {
+                let document = Arc::clone(&document);
+                async move { axum::Json((*document).clone()) }
+            }),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,189 @@
+//! The one list of metric names hookd exports on `/metrics`, with their labels, units and
+//! descriptions.
+//!
+//! Names follow Prometheus conventions: `hookd_` prefix, base units (seconds), counters
+//! end in `_total`. Labels are bounded by the configuration: `source` (a configured source,
+//! or [`UNKNOWN_SOURCE`]), `reason` (an ingest rejection code, as in the README),
+//! `queue`, `outcome` and `route`. Only [`super::events`] records values; everything else
+//! emits an event.
+
+use metrics::{Unit, describe_counter, describe_histogram};
+
+/// Counter `{source}`: deliveries (`POST /in/{source}` requests) that reached ingest,
+/// accepted or not.
+pub(crate) const WEBHOOKS_RECEIVED_TOTAL: &str = "hookd_webhooks_received_total";
+
+/// Counter `{source, reason}`: deliveries turned away with a 4xx or 503; `reason` is the
+/// error code of the answer (`signature_mismatch`, `body_too_large`, …).
+pub(crate) const WEBHOOKS_REJECTED_TOTAL: &str = "hookd_webhooks_rejected_total";
+
+/// Counter `{source}`: events recognised as a repeat of one stored within the dedup
+/// window, answered with the original id and not stored again.
+pub(crate) const EVENTS_DUPLICATE_TOTAL: &str = "hookd_events_duplicate_total";
+
+/// Counter `{source}`: new events committed to the store (a batched delivery counts each
+/// of its events).
+pub(crate) const EVENTS_COMMITTED_TOTAL: &str = "hookd_events_committed_total";
+
+/// Histogram, seconds: how long ingest waited for the store to commit one delivery's
+/// events with their jobs, group commit and fsync included. This is the time a provider
+/// waits on the store before its 200.
+pub(crate) const STORE_COMMIT_DURATION_SECONDS: &str = "hookd_store_commit_duration_seconds";
+
+/// Counter `{route}`: jobs made unkeyed because an ordering-key pointer of their route was
+/// missing from the event (DESIGN.md, "Routing and ordering rules").
+pub(crate) const JOBS_UNKEYED_TOTAL: &str = "hookd_jobs_unkeyed_total";
+
+/// Counter `{queue, outcome}`: what each finished attempt did to its job, counted once
+/// the store recorded it: `succeeded`, `retrying` (it runs again) or `dead`.
+pub(crate) const JOB_OUTCOMES_TOTAL: &str = "hookd_job_outcomes_total";
+
+/// Histogram `{queue}`, seconds: how long one attempt on the target took.
+pub(crate) const ATTEMPT_DURATION_SECONDS: &str = "hookd_attempt_duration_seconds";
+
+/// Histogram `{queue}`, seconds: lag from the event's arrival (`received_at`) to the start
+/// of its job's first attempt. A route's `delay` is part of it.
+pub(crate) const FIRST_ATTEMPT_LAG_SECONDS: &str = "hookd_first_attempt_lag_seconds";
+
+/// Counter, read from the store at scrape time: transactions the store has committed
+/// since it opened.
+pub(crate) const STORE_COMMITS_TOTAL: &str = "hookd_store_commits_total";
+
+/// Counter, read from the store at scrape time: operations carried by those transactions;
+/// divided by [`STORE_COMMITS_TOTAL`] it gives the mean group-commit batch size.
+pub(crate) const STORE_OPERATIONS_TOTAL: &str = "hookd_store_operations_total";
+
+/// Gauge, read from the store at scrape time: the most operations one transaction has
+/// carried since the store opened.
+pub(crate) const STORE_LARGEST_BATCH: &str = "hookd_store_largest_batch";
+
+/// The `source` label of a request to a source that is not configured: the path segment
+/// is whatever the sender typed, so it never becomes a label value. Parentheses cannot
+/// appear in a source name.
+pub(crate) const UNKNOWN_SOURCE: &str = "(unknown)";
+
+/// Bucket bounds (seconds) of [`ATTEMPT_DURATION_SECONDS`] and
+/// [`STORE_COMMIT_DURATION_SECONDS`]: a millisecond to a minute (a target's timeout).
+pub(crate) const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// Bucket bounds (seconds) of [`FIRST_ATTEMPT_LAG_SECONDS`]: ten milliseconds to a day,
+/// since a backlog or a route's delay can hold a job for hours.
+pub(crate) const LAG_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0,
+    86400.0,
+];
+
+/// Each histogram and its bucket bounds; every other histogram would be a summary.
+pub(crate) const HISTOGRAMS: &[(&str, &[f64])] = &[
+    (STORE_COMMIT_DURATION_SECONDS, LATENCY_BUCKETS),
+    (ATTEMPT_DURATION_SECONDS, LATENCY_BUCKETS),
+    (FIRST_ATTEMPT_LAG_SECONDS, LAG_BUCKETS),
+];
+
+/// The scrape-time store metrics: `(name, type, help)`. They are written by
+/// [`super::exporter::render`] from the store that serves the scrape, not recorded.
+pub(crate) const STORE_STATS: [(&str, &str, &str); 3] = [
+    (
+        STORE_COMMITS_TOTAL,
+        "counter",
+        "Transactions the store has committed since it opened.",
+    ),
+    (
+        STORE_OPERATIONS_TOTAL,
+        "counter",
+        "Operations carried by the store's transactions since it opened.",
+    ),
+    (
+        STORE_LARGEST_BATCH,
+        "gauge",
+        "The most operations one store transaction has carried since the store opened.",
+    ),
+];
+
+/// Describes every recorded metric to the recorder in force: the `# HELP` lines. Called
+/// once when the recorder is installed.
+pub(crate) fn describe() {
+    describe_counter!(
+        WEBHOOKS_RECEIVED_TOTAL,
+        Unit::Count,
+        "Deliveries (POST /in/{source}) that reached ingest, accepted or not."
+    );
+    describe_counter!(
+        WEBHOOKS_REJECTED_TOTAL,
+        Unit::Count,
+        "Deliveries turned away, by the error code of the answer."
+    );
+    describe_counter!(
+        EVENTS_DUPLICATE_TOTAL,
+        Unit::Count,
+        "Events recognised as repeats within the dedup window and not stored again."
+    );
+    describe_counter!(
+        EVENTS_COMMITTED_TOTAL,
+        Unit::Count,
+        "New events committed to the store."
+    );
+    describe_histogram!(
+        STORE_COMMIT_DURATION_SECONDS,
+        Unit::Seconds,
+        "How long ingest waited for the store to commit a delivery's events and jobs."
+    );
+    describe_counter!(
+        JOBS_UNKEYED_TOTAL,
+        Unit::Count,
+        "Jobs left unkeyed because an ordering-key pointer of their route was missing."
+    );
+    describe_counter!(
+        JOB_OUTCOMES_TOTAL,
+        Unit::Count,
+        "Finished attempts by what they did to the job: succeeded, retrying or dead."
+    );
+    describe_histogram!(
+        ATTEMPT_DURATION_SECONDS,
+        Unit::Seconds,
+        "How long one attempt on the target took."
+    );
+    describe_histogram!(
+        FIRST_ATTEMPT_LAG_SECONDS,
+        Unit::Seconds,
+        "From an event's arrival to the start of its job's first attempt."
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_prometheus_names_and_counters_end_in_total() {
+        let recorded = [
+            WEBHOOKS_RECEIVED_TOTAL,
+            WEBHOOKS_REJECTED_TOTAL,
+            EVENTS_DUPLICATE_TOTAL,
+            EVENTS_COMMITTED_TOTAL,
+            STORE_COMMIT_DURATION_SECONDS,
+            JOBS_UNKEYED_TOTAL,
+            JOB_OUTCOMES_TOTAL,
+            ATTEMPT_DURATION_SECONDS,
+            FIRST_ATTEMPT_LAG_SECONDS,
+        ];
+        let scraped = STORE_STATS.map(|(name, _, _)| name);
+        for name in recorded.iter().chain(&scraped) {
+            assert!(name.starts_with("hookd_"), "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{name}"
+            );
+        }
+        for (name, kind, _) in STORE_STATS {
+            assert_eq!(name.ends_with("_total"), kind == "counter", "{name}");
+        }
+        for (name, buckets) in HISTOGRAMS {
+            assert!(name.ends_with("_seconds"), "{name}");
+            assert!(buckets.windows(2).all(|w| w[0] < w[1]), "{name}");
+        }
+    }
+}

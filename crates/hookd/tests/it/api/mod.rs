@@ -1,0 +1,13 @@
+//! The management API over real HTTP: every operation of `/v1` against a real gateway
+//! with real signed webhooks, with the tokens a user would hold.
+//!
+//! - [`auth`]: bearer tokens: API keys and JWTs, 401 and 403.
+//! - [`events`]: listing with filters and stable pages; one event in full.
+//! - [`keys`]: creating, listing and revoking API keys.
+//! - [`openapi`]: the document is public, OpenAPI 3.1, and every operation in it has a
+//!   test.
+
+mod auth;
+mod events;
+mod keys;
+mod openapi;
