@@ -68,15 +68,16 @@ pub(crate) struct EventListQuery {
     status: Option<EventStatus>,
     /// Only events received at or after this time: RFC 3339 (`2025-04-22T19:30:00Z`) or
     /// unix milliseconds.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^([0-9]{1,15}|[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2}))$")]
     received_from: Option<Millis>,
     /// Only events received before this time: RFC 3339 or unix milliseconds; not before
     /// `received_from`.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^([0-9]{1,15}|[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2}))$")]
     received_until: Option<Millis>,
     /// Only events whose id starts with this text (`evt_01JS`).
     id_prefix: Option<String>,
     /// The `next_cursor` of the previous page; omitted for the first page.
+    #[param(pattern = r"^evt_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     cursor: Option<String>,
     /// Events per page, 1 to 1000; 100 when omitted.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
