@@ -36,6 +36,8 @@ mod event_list;
 mod events;
 mod jobs;
 mod lease;
+mod prune; // retention
+mod queues; // queues: depth by state, pause and resume
 mod read;
 mod schema;
 mod writer;
@@ -50,6 +52,9 @@ use hookd_store::{
     Job, JobClaim, JobCompletion, JobLeaseExtend, JobRelease, JobRescue, Millis, NewApiKey,
     NewEvent, RescuedJob, Store, StoreChange, StoreError,
 };
+use hookd_store::{EventPrune, PruneCount};
+// Queues: depth by state, pause and resume.
+use hookd_store::QueueStats;
 use tokio::sync::broadcast;
 
 use crate::error::SqliteResultExt;
@@ -283,6 +288,52 @@ impl Store for SqliteStore {
             .run(move |conn, changes| lease::release(conn, &release, changes))
             .await
     }
+
+    // ---- Retention ----
+    #[tracing::instrument(skip_all, fields(limit = prune.limit))]
+    async fn event_prune(&self, prune: EventPrune) -> Result<PruneCount, StoreError> {
+        self.ensure_open()?;
+        self.writer
+            .run(move |conn, _| crate::prune::prune(conn, &prune))
+            .await
+    }
+    // ---- end Retention ----
+
+    // ---- Queues: depth by state, pause and resume ----
+    async fn queue_stats(
+        &self,
+        now: Millis,
+        finished_since: Millis,
+    ) -> Result<Vec<QueueStats>, StoreError> {
+        self.ensure_open()?;
+        self.readers
+            .run(move |conn| queues::stats(conn, now, finished_since))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(queue = %queue, paused))]
+    async fn queue_pause(&self, queue: &str, paused: bool) -> Result<bool, StoreError> {
+        self.ensure_open()?;
+        let name = queue.to_owned();
+        let changed = self
+            .writer
+            .run(move |conn, _| queues::set_paused(conn, &name, paused))
+            .await?;
+        if changed {
+            // `run` answers after the commit, so this is published after it too.
+            let _ = self.changes.send(StoreChange::QueuePaused {
+                queue: queue.to_owned(),
+                paused,
+            });
+        }
+        Ok(changed)
+    }
+
+    async fn queue_paused(&self) -> Result<Vec<String>, StoreError> {
+        self.ensure_open()?;
+        self.readers.run(queues::paused).await
+    }
+    // ---- end Queues ----
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.ensure_open()?;

@@ -162,7 +162,7 @@ mod sqlite_only {
             .close()
             .await;
         let first = migrations(dir.path());
-        assert_eq!(first.iter().map(|m| m.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(first.iter().map(|m| m.0).collect::<Vec<_>>(), vec![1, 2, 3]);
         SqliteStore::open(dir.path())
             .await
             .expect("reopen")

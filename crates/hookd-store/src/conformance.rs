@@ -33,10 +33,18 @@ use crate::{
 
 mod api_keys;
 mod event_list;
+// Queues: depth by state, pause and resume.
+mod queues;
+pub use queues::{queue_pause_resume, queue_stats_by_state};
+mod prune; // retention
 
 pub use api_keys::{api_key_duplicate_refused, api_key_insert_find_list, api_key_revoke};
 pub use event_list::{
     event_list_filters, event_list_order, event_list_pages_with_cursor, event_list_status,
+};
+// Retention.
+pub use prune::{
+    event_prune_keeps_dedup_keys, event_prune_only_old_and_final, event_prune_respects_limit,
 };
 
 /// The instant every case starts from (2023-11-14T22:13:20Z).
@@ -1292,6 +1300,13 @@ macro_rules! conformance_tests {
             conformance_api_key_insert_find_list => api_key_insert_find_list,
             conformance_api_key_revoke => api_key_revoke,
             conformance_api_key_duplicate_refused => api_key_duplicate_refused,
+            // Retention.
+            conformance_event_prune_only_old_and_final => event_prune_only_old_and_final,
+            conformance_event_prune_respects_limit => event_prune_respects_limit,
+            conformance_event_prune_keeps_dedup_keys => event_prune_keeps_dedup_keys,
+            // Queues: depth by state, pause and resume.
+            conformance_queue_stats_by_state => queue_stats_by_state,
+            conformance_queue_pause_resume => queue_pause_resume,
             conformance_store_subscribe => store_subscribe,
             conformance_store_commit_stats => store_commit_stats,
             conformance_store_ping => store_ping,

@@ -29,3 +29,7 @@ pub use store::{
     ClaimBatch, CommitStats, EventListParams, JobClaim, JobCompletion, JobLeaseExtend, JobOutcome,
     JobRelease, JobRescue, RescuedJob, Store, StoreChange,
 };
+// Queues: depth by state, pause and resume.
+pub use store::QueueStats;
+// Retention.
+pub use store::{EventPrune, PruneCount};

@@ -152,6 +152,43 @@ pub enum StoreChange {
         /// The queue.
         queue: String,
     },
+    // ---- Queues: pause and resume ----
+    /// A queue was paused or resumed ([`Store::queue_pause`]).
+    QueuePaused {
+        /// The queue.
+        queue: String,
+        /// True when it is paused now.
+        paused: bool,
+    },
+}
+
+// ---- Queues: depth by state, pause and resume ----
+
+/// How many jobs of one queue are in each state, as [`Store::queue_stats`] counts them.
+///
+/// Waiting jobs (`scheduled`, `ready`, `retrying`) whose `run_at` has come count as
+/// `ready`: they are due and wait only for a free slot. `scheduled` and `retrying` count
+/// the jobs still waiting for their time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// The queue.
+    pub queue: String,
+    /// Jobs waiting for a future `run_at` (first attempt).
+    pub scheduled: u64,
+    /// Jobs due and waiting for a slot.
+    pub ready: u64,
+    /// Jobs running under a lease.
+    pub running: u64,
+    /// Jobs waiting for a future `run_at` after a failed attempt.
+    pub retrying: u64,
+    /// Jobs that succeeded (and are not yet pruned).
+    pub succeeded: u64,
+    /// Jobs that failed for good (and are not yet pruned).
+    pub dead: u64,
+    /// `now` minus the earliest `run_at` of the due jobs; `None` when none is due.
+    pub oldest_ready_age_ms: Option<Millis>,
+    /// Jobs that ended (`succeeded` or `dead`) at or after `finished_since`.
+    pub finished_recently: u64,
 }
 
 /// How the store has grouped its commits since it opened.
@@ -164,6 +201,43 @@ pub struct CommitStats {
     /// The most operations one transaction carried.
     pub largest_batch: u64,
 }
+
+// ---- Retention ---------------------------------------------------------------------
+
+/// Delete old, finished events (with their jobs and attempts) and expired dedup keys:
+/// one bounded batch of the retention duty.
+///
+/// An event's age is taken from when it finished: the latest `updated_at` of its jobs
+/// (the last completion), or `received_at` for an unrouted event (it has no jobs).
+/// Only events received before the cut-off are looked at, so the walk uses the
+/// `received_at` order; an event with any `scheduled`, `ready`, `running` or
+/// `retrying` job is never deleted, however old.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPrune {
+    /// Events whose every job succeeded (or that are unrouted) and that finished before
+    /// this are deleted.
+    pub succeeded_before: Millis,
+    /// Events whose jobs are all final, at least one `dead`, and that finished before
+    /// this are deleted.
+    pub dead_before: Millis,
+    /// Dedup keys stored before this are deleted: pass `now` minus the longest dedup
+    /// window of any source, so that a key is kept as long as a repeat of it could still
+    /// be a duplicate. Keys outlive their events until then.
+    pub dedup_before: Millis,
+    /// At most this many events, and at most this many dedup keys, per call.
+    pub limit: u32,
+}
+
+/// What one [`Store::event_prune`] call deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneCount {
+    /// Events deleted, each with its jobs and their attempts.
+    pub events: u64,
+    /// Expired dedup keys deleted.
+    pub dedup_keys: u64,
+}
+
+// ---- end Retention -----------------------------------------------------------------
 
 /// Durable state of the gateway: events, jobs, attempts.
 ///
@@ -249,6 +323,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// Gives back running jobs without counting their attempt; returns how many.
     async fn job_release(&self, release: JobRelease) -> Result<u64, StoreError>;
+
+    /// Retention: deletes at most `limit` old, finished events with their jobs and
+    /// attempts, and at most `limit` expired dedup keys, in one transaction (see
+    /// [`EventPrune`] for what counts as old and finished). Events with a pending job are
+    /// never deleted. A caller drains a backlog by calling again while a count equals
+    /// `limit`.
+    async fn event_prune(&self, prune: EventPrune) -> Result<PruneCount, StoreError>;
+
+    // ---- Queues: depth by state, pause and resume ----
+
+    /// Counts the jobs of every queue that has any, by state, as of `now`, with the jobs
+    /// that ended at or after `finished_since`; ordered by queue name. Queues without
+    /// jobs are absent.
+    async fn queue_stats(
+        &self,
+        now: Millis,
+        finished_since: Millis,
+    ) -> Result<Vec<QueueStats>, StoreError>;
+
+    /// Pauses (`paused = true`) or resumes a queue, durably; returns whether that
+    /// changed anything. Claims are the pools' business: the store records the flag and
+    /// publishes [`StoreChange::QueuePaused`] after the commit when it changed. Any name
+    /// is accepted: callers check it against the configuration.
+    async fn queue_pause(&self, queue: &str, paused: bool) -> Result<bool, StoreError>;
+
+    /// The queues paused now, by name.
+    async fn queue_paused(&self) -> Result<Vec<String>, StoreError>;
 
     /// Succeeds when the store can take durable writes now.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -39,6 +39,7 @@ pub(crate) fn router(services: &Services) -> Router {
     let api = api::router(ApiState {
         store: services.store.clone(),
         jwt,
+        config: services.config.clone(),
     });
     Router::new()
         .route("/healthz", get(healthz))

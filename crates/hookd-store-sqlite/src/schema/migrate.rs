@@ -23,6 +23,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("../../migrations/0002_api_keys.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../../migrations/0003_queue_pause.sql"),
+    },
 ];
 
 /// Brings the schema up to date in one transaction and returns the versions it applied
@@ -98,7 +102,7 @@ mod tests {
     #[test]
     fn second_run_applies_nothing() -> Result<(), StoreError> {
         let mut conn = Connection::open_in_memory().ctx("open")?;
-        assert_eq!(migrate(&mut conn)?, vec![1, 2]);
+        assert_eq!(migrate(&mut conn)?, vec![1, 2, 3]);
         assert_eq!(migrate(&mut conn)?, Vec::<i64>::new());
         Ok(())
     }
@@ -122,7 +126,7 @@ mod tests {
             [],
         )
         .ctx("insert")?;
-        assert_eq!(migrate(&mut conn)?, vec![2]);
+        assert_eq!(migrate(&mut conn)?, vec![2, 3]);
         let via_index: String = conn
             .query_row(
                 "SELECT id FROM events INDEXED BY events_tenant WHERE tenant = 'acme'",

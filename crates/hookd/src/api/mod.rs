@@ -9,14 +9,19 @@ mod events;
 mod extract;
 mod keys;
 mod openapi;
+// Queues: depth by state, pause and resume.
+mod queues;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
 use hookd_store::Store;
+use tokio::sync::watch;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::Config;
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -25,6 +30,9 @@ pub(crate) struct ApiState {
     /// JWT verification, prepared once at start from `[api]`; `None` when no JWT key is
     /// configured and only API keys authenticate.
     pub(crate) jwt: Option<Arc<auth::JwtVerifier>>,
+    // Queues: the configuration in force, for the queues' settings.
+    /// The configuration in force now.
+    pub(crate) config: watch::Receiver<Arc<Config>>,
 }
 
 /// Every `/v1` route, and `/v1/openapi.json`.
@@ -34,7 +42,9 @@ pub(crate) fn router(state: ApiState) -> Router {
             "/v1",
             OpenApiRouter::new()
                 .merge(events::router())
-                .merge(keys::router()),
+                .merge(keys::router())
+                // Queues: depth by state, pause and resume.
+                .merge(queues::router()),
         )
         .split_for_parts();
     let document = Arc::new(document);

@@ -34,6 +34,20 @@ use super::{
     Backoff, BodyFormat, Config, DestinationConfig, FieldRef, Jitter, LogFormat, QueueConfig,
     RouteConfig, ServerConfig, SourceConfig,
 };
+// Retention.
+use super::RetentionConfig;
+use super::raw::RawRetention;
+
+// ---- Retention defaults ----
+/// `retention.succeeded` when not set: 7 days.
+pub(crate) const RETENTION_SUCCEEDED_DEFAULT: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// `retention.dead` when not set: 30 days.
+pub(crate) const RETENTION_DEAD_DEFAULT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// `retention.interval` when not set: 1 minute.
+pub(crate) const RETENTION_INTERVAL_DEFAULT: Duration = Duration::from_secs(60);
+/// `retention.batch` when not set.
+pub(crate) const RETENTION_BATCH_DEFAULT: u32 = 500;
+// ---- end Retention defaults ----
 
 /// `server.listen` when not set.
 pub(crate) const LISTEN_DEFAULT: &str = "127.0.0.1:8080";
@@ -348,7 +362,9 @@ fn build(raw: &RawConfig, declared: &Declared, cx: &mut Checker) -> Option<Confi
 
     let api = super::api::build_api(&raw.api, cx);
 
-    let (server, api) = (server?, api?);
+    let retention = build_retention(&raw.retention, cx);
+
+    let (server, api, retention) = (server?, api?, retention?);
     Some(Config {
         server,
         sources,
@@ -356,6 +372,32 @@ fn build(raw: &RawConfig, declared: &Declared, cx: &mut Checker) -> Option<Confi
         destinations,
         routes,
         api,
+        retention,
+    })
+}
+
+/// `[retention]`: every duration more than zero, `batch` a positive count.
+fn build_retention(raw: &RawRetention, cx: &mut Checker) -> Option<RetentionConfig> {
+    let errors = cx.error_count();
+    let succeeded = positive(
+        cx,
+        "retention.succeeded",
+        raw.succeeded,
+        RETENTION_SUCCEEDED_DEFAULT,
+    );
+    let dead = positive(cx, "retention.dead", raw.dead, RETENTION_DEAD_DEFAULT);
+    let interval = positive(
+        cx,
+        "retention.interval",
+        raw.interval,
+        RETENTION_INTERVAL_DEFAULT,
+    );
+    let batch = count(cx, "retention.batch", raw.batch, RETENTION_BATCH_DEFAULT);
+    (cx.error_count() == errors).then_some(RetentionConfig {
+        succeeded,
+        dead,
+        interval,
+        batch,
     })
 }
 

@@ -27,13 +27,14 @@ pub(crate) const ENV_PREFIX: &str = "HOOKD_";
 pub(crate) const ENV_SEPARATOR: &str = "__";
 
 /// First levels a variable may set; any other `HOOKD_` variable is not configuration.
-pub(crate) const ENV_SECTIONS: [&str; 6] = [
+pub(crate) const ENV_SECTIONS: [&str; 7] = [
     "server",
     "sources",
     "queues",
     "destinations",
     "routes",
     "api",
+    "retention",
 ];
 
 /// One variable that was applied to the configuration.

@@ -47,6 +47,22 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     /// `[api]`.
     pub api: ApiConfig,
+    /// `[retention]`.
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`: when finished events are deleted, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionConfig {
+    /// Age after finishing at which succeeded and unrouted events go (`succeeded`,
+    /// default 7 days).
+    pub succeeded: Duration,
+    /// Age after finishing at which events with a dead job go (`dead`, default 30 days).
+    pub dead: Duration,
+    /// How often the retention duty runs (`interval`, default 1 min).
+    pub interval: Duration,
+    /// Events deleted per batch (`batch`, default 500).
+    pub batch: u32,
 }
 
 /// `[api]`: how the management API authenticates its callers.

@@ -32,6 +32,8 @@ pub(crate) struct RawConfig {
     pub(crate) routes: Vec<RawRoute>,
     /// `[api]`: how the management API under `/v1` authenticates its callers.
     pub(crate) api: RawApi,
+    /// `[retention]`: how long finished events are kept.
+    pub(crate) retention: RawRetention,
 }
 
 /// `[server]`.
@@ -95,6 +97,29 @@ pub(crate) struct RawApi {
     /// How far a JWT's `exp` and `nbf` may be off, to allow for clocks that disagree.
     /// Default `"60s"`.
     pub(crate) jwt_leeway: Option<HumanDuration>,
+}
+
+/// `[retention]`: finished events, with their jobs and attempts, are deleted in the
+/// background once they are old enough, a small batch at a time so that ingest never
+/// waits for it. An event's age counts from when it finished (its last job's last
+/// change; for an event no route took, from when it was received). Events with a job
+/// still to run are never deleted. Dedup keys are kept until the longest `dedup_window`
+/// of any source has passed, so a provider's retry is still recognised after its event
+/// is gone.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, expecting = "a table")]
+pub(crate) struct RawRetention {
+    /// Events whose every job succeeded (and events no route took) are deleted this long
+    /// after they finished. Default `"7d"`.
+    pub(crate) succeeded: Option<HumanDuration>,
+    /// Events whose jobs are all finished, at least one of them dead, are deleted this
+    /// long after they finished. Default `"30d"`.
+    pub(crate) dead: Option<HumanDuration>,
+    /// How often old events are looked for. Default `"1m"`.
+    pub(crate) interval: Option<HumanDuration>,
+    /// Events deleted per batch (one short transaction each); a backlog takes several
+    /// batches in a row. Default `500`.
+    pub(crate) batch: Option<i64>,
 }
 
 /// `[sources.NAME]`: one inbound endpoint, `POST /in/NAME`.

@@ -14,7 +14,9 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 use super::check::{Checker, key_path};
-use super::raw::{RawApi, RawBackoff, RawConfig, RawFieldRef, RawQueue, RawServer, RawSource};
+use super::raw::{
+    RawApi, RawBackoff, RawConfig, RawFieldRef, RawQueue, RawRetention, RawServer, RawSource,
+};
 
 /// How many type errors one entry may report before the rest of it is skipped.
 const MAX_TYPE_ERRORS_PER_ENTRY: usize = 32;
@@ -43,6 +45,11 @@ pub(super) fn read_raw(table: Table, cx: &mut Checker) -> (RawConfig, Declared) 
             "api" => {
                 if let Some(api) = read_entry::<RawApi>(value, "api", cx) {
                     raw.api = api;
+                }
+            }
+            "retention" => {
+                if let Some(retention) = read_entry::<RawRetention>(value, "retention", cx) {
+                    raw.retention = retention;
                 }
             }
             "sources" => {
@@ -81,7 +88,8 @@ pub(super) fn read_raw(table: Table, cx: &mut Checker) -> (RawConfig, Declared) 
             },
             _ => cx.error(
                 key_path("", &key),
-                "unknown key; known sections: server, sources, queues, destinations, routes, api",
+                "unknown key; known sections: server, sources, queues, destinations, routes, api, \
+                 retention",
             ),
         }
     }

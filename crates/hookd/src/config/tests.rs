@@ -187,6 +187,8 @@ fn the_bundled_example_documents_every_key() {
             "jwt_audience",
             "jwt_leeway",
         ],
+        // Retention.
+        &["succeeded", "dead", "interval", "batch"],
     ];
     for key in keys.iter().flat_map(|k| k.iter()) {
         let set = format!("\n{key} = ");
@@ -389,7 +391,7 @@ fn unknown_keys_are_errors_with_a_suggestion() {
     assert_eq!(
         got,
         [
-            "error: metrics: unknown key; known sections: server, sources, queues, destinations, routes, api",
+            "error: metrics: unknown key; known sections: server, sources, queues, destinations, routes, api, retention",
             "error: queues.q.backoff.bass: unknown key; did you mean `base`?",
             "error: queues.q.concurency: unknown key; did you mean `concurrency`?",
             "error: sources.shop.secret: unknown key; did you mean `secrets`?",
@@ -870,4 +872,47 @@ fn twilio_needs_the_public_url_its_signature_covers() {
             .any(|p| p.starts_with("error: sources.tw.public_url: required")),
         "{got:#?}"
     );
+}
+
+// ---- Retention ----
+
+#[test]
+fn retention_defaults_and_values() {
+    let (config, _) = ok("", no_env());
+    let r = config.retention;
+    assert_eq!(r.succeeded, Duration::from_secs(7 * 24 * 60 * 60));
+    assert_eq!(r.dead, Duration::from_secs(30 * 24 * 60 * 60));
+    assert_eq!(r.interval, Duration::from_secs(60));
+    assert_eq!(r.batch, 500);
+
+    let (config, warnings) = ok(
+        "[retention]\nsucceeded = \"1s\"\ndead = \"1h\"\ninterval = \"200ms\"\nbatch = 7\n",
+        no_env(),
+    );
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    let r = config.retention;
+    assert_eq!(r.succeeded, Duration::from_secs(1));
+    assert_eq!(r.dead, Duration::from_secs(3600));
+    assert_eq!(r.interval, Duration::from_millis(200));
+    assert_eq!(r.batch, 7);
+}
+
+#[test]
+fn retention_values_are_checked_with_their_paths() {
+    let text = "[retention]\nsucceeded = \"0s\"\ndead = \"0s\"\ninterval = \"0s\"\nbatch = 0\n\
+                ttl = \"1d\"\n";
+    let got = problems(text, no_env());
+    assert_eq!(got.len(), 5, "{got:#?}");
+    for expected in [
+        "error: retention.succeeded: must be greater than zero",
+        "error: retention.dead: must be greater than zero",
+        "error: retention.interval: must be greater than zero",
+        "error: retention.batch: must be at least 1, not 0",
+        "error: retention.ttl: unknown key",
+    ] {
+        assert!(
+            got.iter().any(|p| p.starts_with(expected)),
+            "missing {expected:?} in {got:#?}"
+        );
+    }
 }

@@ -6,6 +6,11 @@
 //! falls due. A slow poll covers anything else. Leases of running jobs are renewed at a
 //! third of the lease length.
 //!
+//! A paused queue's pool claims nothing; what it runs finishes. The pool keeps the
+//! queue's paused flag, read from the store at start (and after missing changes) and
+//! then kept by [`StoreChange::QueuePaused`], so deciding to claim costs no query; a
+//! resume wakes the pool at once.
+//!
 //! On shutdown the pool stops claiming, lets running jobs finish within the shutdown
 //! grace, then aborts the rest and releases them so that they run again at once on the
 //! next start (or on another node).
@@ -36,6 +41,9 @@ pub(super) struct Pool {
     /// `(job id → attempt)` of every job this pool is running.
     running: HashMap<i64, u32>,
     tasks: JoinSet<i64>,
+    /// Whether the queue is paused; `None` until read from the store (at start, and
+    /// again after the change feed lagged).
+    paused: Option<bool>,
 }
 
 impl Pool {
@@ -46,6 +54,7 @@ impl Pool {
             http,
             running: HashMap::new(),
             tasks: JoinSet::new(),
+            paused: None,
         }
     }
 
@@ -85,8 +94,16 @@ impl Pool {
                 }
                 change = changes.recv(), if changes_open => match change {
                     Ok(StoreChange::JobsReady { queue }) if queue == self.queue => want_claim = true,
+                    Ok(StoreChange::QueuePaused { queue, paused }) if queue == self.queue => {
+                        self.paused = Some(paused);
+                        want_claim = true;
+                    }
                     Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => want_claim = true,
+                    Err(RecvError::Lagged(_)) => {
+                        // A pause or resume may be among what was missed.
+                        self.paused = None;
+                        want_claim = true;
+                    }
                     Err(RecvError::Closed) => changes_open = false,
                 },
                 () = tokio::time::sleep_until(wake_at) => want_claim = true,
@@ -112,6 +129,9 @@ impl Pool {
     /// Claims up to the free slots and starts each job. Returns the next `run_at` the
     /// store reported, or `Err` when the claim failed (already logged).
     async fn claim(&mut self) -> Result<Option<i64>, ()> {
+        if self.is_paused().await? {
+            return Ok(None);
+        }
         let (concurrency, lease) = self.settings();
         let free =
             concurrency.saturating_sub(u32::try_from(self.running.len()).unwrap_or(u32::MAX));
@@ -144,6 +164,28 @@ impl Pool {
             });
         }
         Ok(batch.next_run_at)
+    }
+
+    /// Whether the queue is paused, reading the store only when the flag is not known.
+    /// `Err` when the store could not say (already logged).
+    async fn is_paused(&mut self) -> Result<bool, ()> {
+        if let Some(paused) = self.paused {
+            return Ok(paused);
+        }
+        match self.services.store.queue_paused().await {
+            Ok(queues) => {
+                let paused = queues.contains(&self.queue);
+                if paused {
+                    tracing::info!("queue is paused; claiming nothing until it is resumed");
+                }
+                self.paused = Some(paused);
+                Ok(paused)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not read whether the queue is paused");
+                Err(())
+            }
+        }
     }
 
     /// `(job id, attempt)` of every job this pool runs, as leases and releases name them.

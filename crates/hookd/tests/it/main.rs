@@ -16,6 +16,7 @@
 //! - [`example_config`]: the bundled `hookd.example.toml` loads.
 //! - [`architecture`]: stages never import backwards.
 //! - [`api`]: the management API under `/v1`, every operation over real HTTP.
+//! - [`retention`]: old events pruned in the background while ingest continues.
 
 mod support;
 
@@ -30,4 +31,5 @@ mod lease;
 mod metrics;
 mod ordering;
 mod presets;
+mod retention;
 mod shutdown;

@@ -6,8 +6,11 @@
 //! - [`keys`]: creating, listing and revoking API keys.
 //! - [`openapi`]: the document is public, OpenAPI 3.1, and every operation in it has a
 //!   test.
+//! - [`queues`]: depth by state; pause and resume, across a restart.
 
 mod auth;
 mod events;
 mod keys;
 mod openapi;
+// Queues: depth by state, pause and resume.
+mod queues;

@@ -73,6 +73,39 @@ const COVERAGE: &[(&str, &str, &[&str])] = &[
             "api::keys::another_tenants_key_is_404_like_a_missing_one_and_stays_valid",
         ],
     ),
+    // ---- Queues ----
+    (
+        "GET",
+        "/v1/queues",
+        &[
+            "api::queues::the_list_shows_every_configured_queue_with_its_settings_and_counts_by_state",
+            "api::queues::no_token_or_an_invalid_one_is_401_for_every_queue_operation",
+            "api::queues::read_write_and_tenant_admin_tokens_are_403_for_every_queue_operation",
+        ],
+    ),
+    (
+        "POST",
+        "/v1/queues/{name}/pause",
+        &[
+            "api::queues::a_paused_queue_accepts_webhooks_but_delivers_none_until_resumed",
+            "api::queues::a_pause_survives_a_restart",
+            "api::queues::no_token_or_an_invalid_one_is_401_for_every_queue_operation",
+            "api::queues::read_write_and_tenant_admin_tokens_are_403_for_every_queue_operation",
+            "api::queues::an_unknown_queue_is_404_and_is_not_paused",
+        ],
+    ),
+    (
+        "POST",
+        "/v1/queues/{name}/resume",
+        &[
+            "api::queues::a_paused_queue_accepts_webhooks_but_delivers_none_until_resumed",
+            "api::queues::a_pause_survives_a_restart",
+            "api::queues::no_token_or_an_invalid_one_is_401_for_every_queue_operation",
+            "api::queues::read_write_and_tenant_admin_tokens_are_403_for_every_queue_operation",
+            "api::queues::an_unknown_queue_is_404_and_is_not_paused",
+        ],
+    ),
+    // ---- end Queues ----
 ];
 
 /// The document as a client without a token receives it.
