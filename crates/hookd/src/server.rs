@@ -79,10 +79,11 @@ async fn readyz(State(services): State<Services>) -> Response {
     }
 }
 
-/// `/metrics`: everything recorded in this process, and this node's store figures, in
-/// the Prometheus text format. Public, like `/healthz`.
+/// `/metrics`: everything recorded in this process, and this node's store and queue
+/// figures, in the Prometheus text format. Public, like `/healthz`.
 async fn metrics(State(services): State<Services>) -> Response {
-    let text = exporter::render(services.store.commit_stats());
+    let configured: Vec<String> = services.config.borrow().queues.keys().cloned().collect();
+    let text = exporter::render(services.store.as_ref(), configured).await;
     ([(header::CONTENT_TYPE, exporter::CONTENT_TYPE)], text).into_response()
 }
 

@@ -57,6 +57,50 @@ pub(crate) const STORE_OPERATIONS_TOTAL: &str = "hookd_store_operations_total";
 /// carried since the store opened.
 pub(crate) const STORE_LARGEST_BATCH: &str = "hookd_store_largest_batch";
 
+/// Gauge `{queue, state}`, read from the store at scrape time: the jobs of a queue in each
+/// state ([`QUEUE_STATES`]), as `Store::queue_stats` counts them. Jobs whose `run_at` has
+/// come count as `ready`; `succeeded` and `dead` count the jobs not yet pruned.
+pub(crate) const QUEUE_JOBS: &str = "hookd_queue_jobs";
+
+/// Gauge `{queue}`, seconds, read from the store at scrape time: how long the oldest due
+/// job of a queue has been waiting for a slot (now minus its `run_at`); 0 when no job is
+/// ready. A paused queue holding work shows it growing.
+pub(crate) const QUEUE_OLDEST_READY_AGE_SECONDS: &str = "hookd_queue_oldest_ready_age_seconds";
+
+/// Gauge `{queue}`, read from the store at scrape time: 1 while the queue is paused, else 0.
+pub(crate) const QUEUE_PAUSED: &str = "hookd_queue_paused";
+
+/// The values of the `state` label of [`QUEUE_JOBS`], in the order they are written.
+pub(crate) const QUEUE_STATES: [&str; 6] = [
+    "scheduled",
+    "ready",
+    "running",
+    "retrying",
+    "succeeded",
+    "dead",
+];
+
+/// The scrape-time queue metrics: `(name, type, help)`. They are written by
+/// [`super::exporter::render`] from one `queue_stats` and one `queue_paused` call on the
+/// store that serves the scrape, for every configured, paused or non-empty queue.
+pub(crate) const QUEUE_GAUGES: [(&str, &str, &str); 3] = [
+    (
+        QUEUE_JOBS,
+        "gauge",
+        "Jobs of the queue in each state (due jobs count as ready; ended ones until pruned).",
+    ),
+    (
+        QUEUE_OLDEST_READY_AGE_SECONDS,
+        "gauge",
+        "How long the oldest due job of the queue has waited for a slot; 0 when none is ready.",
+    ),
+    (
+        QUEUE_PAUSED,
+        "gauge",
+        "1 while the queue is paused, else 0.",
+    ),
+];
+
 /// The `source` label of a request to a source that is not configured: the path segment
 /// is whatever the sender typed, so it never becomes a label value. Parentheses cannot
 /// appear in a source name.
@@ -169,7 +213,11 @@ mod tests {
             ATTEMPT_DURATION_SECONDS,
             FIRST_ATTEMPT_LAG_SECONDS,
         ];
-        let scraped = STORE_STATS.map(|(name, _, _)| name);
+        let scraped = STORE_STATS
+            .iter()
+            .chain(&QUEUE_GAUGES)
+            .map(|(name, _, _)| *name)
+            .collect::<Vec<_>>();
         for name in recorded.iter().chain(&scraped) {
             assert!(name.starts_with("hookd_"), "{name}");
             assert!(
@@ -178,7 +226,7 @@ mod tests {
                 "{name}"
             );
         }
-        for (name, kind, _) in STORE_STATS {
+        for (name, kind, _) in STORE_STATS.into_iter().chain(QUEUE_GAUGES) {
             assert_eq!(name.ends_with("_total"), kind == "counter", "{name}");
         }
         for (name, buckets) in HISTOGRAMS {

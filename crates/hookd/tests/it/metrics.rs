@@ -23,12 +23,15 @@ use tokio::process::Command;
 
 use crate::support::gateway::event_id;
 use crate::support::{
-    FAST_BACKOFF, SOURCE_SECRET, Signer, TestGateway, TestSink, WAIT, eventually, sink_options,
+    FAST_BACKOFF, SOURCE_SECRET, Signer, TestGateway, TestSink, WAIT, eventually, now_millis,
+    sink_options,
 };
 
 const SOURCE: &str = "metrics-shop";
 const DELIVERED: &str = "metrics-delivered";
 const FAILING: &str = "metrics-failing";
+/// Paused through the store before its one job arrives, so the job stays ready.
+const HELD: &str = "metrics-held";
 const KEYED_ROUTE: &str = "metrics-by-customer";
 
 /// How to get the parser, for the failure and skip messages.
@@ -183,7 +186,8 @@ async fn scrape_text(gw: &TestGateway) -> String {
 }
 
 /// `metrics-shop` → `metrics-by-customer` (keyed by `/customer/id`) → `ok` for
-/// `order.paid`; → `down` (which fails every request, two attempts) for `order.failed`.
+/// `order.paid`; → `down` (which fails every request, two attempts) for `order.failed`;
+/// → `ok` through the queue `metrics-held` for `order.held`.
 fn config(ok: &TestSink, down: &TestSink) -> String {
     format!(
         r#"
@@ -200,6 +204,8 @@ event_id = {{ json = "/id" }}
 max_attempts = 2
 {FAST_BACKOFF}
 
+[queues.{HELD}]
+
 [[routes]]
 name = "{KEYED_ROUTE}"
 source = "{SOURCE}"
@@ -214,6 +220,13 @@ source = "{SOURCE}"
 types = ["order.failed"]
 queue = "{FAILING}"
 destination = "metrics-down"
+
+[[routes]]
+name = "metrics-to-held"
+source = "{SOURCE}"
+types = ["order.held"]
+queue = "{HELD}"
+destination = "metrics-ok"
 "#,
         ok_dest = ok.destination("metrics-ok"),
         down_dest = down.destination("metrics-down"),
@@ -240,6 +253,13 @@ async fn metrics_count_what_the_gateway_received_rejected_deduplicated_and_deliv
     .await;
     let gw = TestGateway::start(&config(&ok, &down)).await;
     let signer = Signer::new(SOURCE_SECRET);
+
+    // One event for a queue paused beforehand (through the store, as the API would): its
+    // job stays ready and ages.
+    assert!(gw.store().queue_pause(HELD, true).await.expect("pausing"));
+    let held = json!({"id": "held-1", "type": "order.held"});
+    let answer = gw.send_signed(SOURCE, &signer, &held).await;
+    assert_eq!(answer["duplicate"], false, "{answer}");
 
     // N = 5 accepted: three delivered (one without the ordering key), two that go dead.
     let accepted = [
@@ -285,14 +305,17 @@ async fn metrics_count_what_the_gateway_received_rejected_deduplicated_and_deliv
                 &[("queue", queue), ("outcome", outcome)],
             )
         };
-        let done = outcome(DELIVERED, "succeeded") >= 3.0 && outcome(FAILING, "dead") >= 2.0;
+        let held_age = scrape.count("hookd_queue_oldest_ready_age_seconds", &[("queue", HELD)]);
+        let done = outcome(DELIVERED, "succeeded") >= 3.0
+            && outcome(FAILING, "dead") >= 2.0
+            && held_age > 0.0;
         done.then_some(scrape)
     })
     .await;
     let stats_after = gw.store().commit_stats();
 
     let source = [("source", SOURCE)];
-    assert_eq!(scrape.count("hookd_webhooks_received_total", &source), 10.0);
+    assert_eq!(scrape.count("hookd_webhooks_received_total", &source), 11.0);
     assert_eq!(
         scrape.with_label("hookd_webhooks_rejected_total", "source", SOURCE),
         [(
@@ -301,7 +324,7 @@ async fn metrics_count_what_the_gateway_received_rejected_deduplicated_and_deliv
         )],
         "only the forged requests are rejected"
     );
-    assert_eq!(scrape.count("hookd_events_committed_total", &source), 5.0);
+    assert_eq!(scrape.count("hookd_events_committed_total", &source), 6.0);
     assert_eq!(scrape.count("hookd_events_duplicate_total", &source), 2.0);
     assert_eq!(
         scrape.count("hookd_jobs_unkeyed_total", &[("route", KEYED_ROUTE)]),
@@ -370,6 +393,51 @@ async fn metrics_count_what_the_gateway_received_rejected_deduplicated_and_deliv
         stats_after.largest_batch,
     );
 
+    // The queue gauges, read at the scrape from this gateway's store: the same counts as
+    // `queue_stats` gives now (every job of these queues has settled, and the held one
+    // cannot move while its queue is paused).
+    let now = now_millis();
+    let stats = gw.store().queue_stats(now, now).await.expect("queue stats");
+    for queue in [DELIVERED, FAILING, HELD] {
+        let s = stats
+            .iter()
+            .find(|s| s.queue == queue)
+            .unwrap_or_else(|| panic!("{queue} has no stats: {stats:?}"));
+        let jobs = |state| {
+            scrape
+                .get("hookd_queue_jobs", &[("queue", queue), ("state", state)])
+                .unwrap_or_else(|| panic!("hookd_queue_jobs {queue} {state} is missing"))
+        };
+        for (state, n) in [
+            ("scheduled", s.scheduled),
+            ("ready", s.ready),
+            ("running", s.running),
+            ("retrying", s.retrying),
+            ("succeeded", s.succeeded),
+            ("dead", s.dead),
+        ] {
+            assert_eq!(jobs(state), n as f64, "{queue} {state}: {s:?}");
+        }
+    }
+    let jobs =
+        |queue, state| scrape.count("hookd_queue_jobs", &[("queue", queue), ("state", state)]);
+    assert_eq!(jobs(DELIVERED, "succeeded"), 3.0);
+    assert_eq!(jobs(FAILING, "dead"), 2.0);
+    assert_eq!(jobs(FAILING, "retrying") + jobs(FAILING, "running"), 0.0);
+    assert!(jobs(HELD, "ready") >= 1.0);
+    let age = |queue| {
+        scrape
+            .get("hookd_queue_oldest_ready_age_seconds", &[("queue", queue)])
+            .unwrap_or_else(|| panic!("the oldest ready age of {queue} is missing"))
+    };
+    assert_eq!(age(DELIVERED), 0.0, "nothing is ready there");
+    assert_eq!(age(FAILING), 0.0, "nothing is ready there");
+    assert!(age(HELD) > 0.0);
+    let paused = |queue| scrape.get("hookd_queue_paused", &[("queue", queue)]);
+    assert_eq!(paused(HELD), Some(1.0));
+    assert_eq!(paused(DELIVERED), Some(0.0));
+    assert_eq!(paused(FAILING), Some(0.0));
+
     for (family, kind) in [
         ("hookd_webhooks_received", "counter"),
         ("hookd_webhooks_rejected", "counter"),
@@ -378,6 +446,9 @@ async fn metrics_count_what_the_gateway_received_rejected_deduplicated_and_deliv
         ("hookd_first_attempt_lag_seconds", "histogram"),
         ("hookd_store_commits", "counter"),
         ("hookd_store_largest_batch", "gauge"),
+        ("hookd_queue_jobs", "gauge"),
+        ("hookd_queue_oldest_ready_age_seconds", "gauge"),
+        ("hookd_queue_paused", "gauge"),
     ] {
         assert_eq!(scrape.kind(family), kind, "{family}");
     }
