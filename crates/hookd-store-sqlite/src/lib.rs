@@ -31,6 +31,7 @@ mod api_keys;
 mod claim;
 mod complete;
 mod connection;
+mod dead; // dead letters and audit
 mod error;
 mod event_list;
 mod events;
@@ -55,6 +56,8 @@ use hookd_store::{
 use hookd_store::{EventPrune, PruneCount};
 // Queues: depth by state, pause and resume.
 use hookd_store::QueueStats;
+// Dead letters and audit.
+use hookd_store::{AuditEntry, AuditRecord, DeadFilter, JobRetry};
 use tokio::sync::broadcast;
 
 use crate::error::SqliteResultExt;
@@ -334,6 +337,69 @@ impl Store for SqliteStore {
         self.readers.run(queues::paused).await
     }
     // ---- end Queues ----
+
+    // ---- Dead letters and audit ----
+    #[tracing::instrument(skip_all, fields(limit = retry.limit))]
+    async fn job_retry(&self, retry: JobRetry) -> Result<u64, StoreError> {
+        self.ensure_open()?;
+        self.writer
+            .run(move |conn, changes| dead::retry(conn, &retry, changes))
+            .await
+    }
+
+    async fn job_list_dead(
+        &self,
+        filter: DeadFilter,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError> {
+        self.ensure_open()?;
+        self.readers
+            .run(move |conn| dead::list(conn, &filter, before_id, limit))
+            .await
+    }
+
+    async fn job_count_dead(&self, filter: DeadFilter) -> Result<Vec<(String, u64)>, StoreError> {
+        self.ensure_open()?;
+        self.readers
+            .run(move |conn| dead::count(conn, &filter))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(limit))]
+    async fn job_purge_dead(
+        &self,
+        ids: Option<Vec<i64>>,
+        filter: DeadFilter,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        self.ensure_open()?;
+        self.writer
+            .run(move |conn, _| dead::purge(conn, ids.as_deref(), &filter, limit))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(action = %entry.action))]
+    async fn audit_insert(&self, entry: AuditEntry) -> Result<i64, StoreError> {
+        self.ensure_open()?;
+        self.writer
+            .run(move |conn, _| dead::audit_insert(conn, &entry))
+            .await
+    }
+
+    async fn audit_list(
+        &self,
+        tenant: Option<&str>,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.ensure_open()?;
+        let tenant = tenant.map(str::to_owned);
+        self.readers
+            .run(move |conn| dead::audit_list(conn, tenant.as_deref(), before_id, limit))
+            .await
+    }
+    // ---- end Dead letters and audit ----
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.ensure_open()?;

@@ -162,7 +162,10 @@ mod sqlite_only {
             .close()
             .await;
         let first = migrations(dir.path());
-        assert_eq!(first.iter().map(|m| m.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            first.iter().map(|m| m.0).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
         SqliteStore::open(dir.path())
             .await
             .expect("reopen")

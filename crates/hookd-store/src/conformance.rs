@@ -37,6 +37,9 @@ mod event_list;
 mod queues;
 pub use queues::{queue_pause_resume, queue_stats_by_state};
 mod prune; // retention
+// Dead letters and audit.
+mod dead;
+pub use dead::{audit_insert_list, job_list_and_count_dead, job_purge_dead, job_retry_dead};
 
 pub use api_keys::{api_key_duplicate_refused, api_key_insert_find_list, api_key_revoke};
 pub use event_list::{
@@ -1307,6 +1310,11 @@ macro_rules! conformance_tests {
             // Queues: depth by state, pause and resume.
             conformance_queue_stats_by_state => queue_stats_by_state,
             conformance_queue_pause_resume => queue_pause_resume,
+            // Dead letters and audit.
+            conformance_job_list_and_count_dead => job_list_and_count_dead,
+            conformance_job_retry_dead => job_retry_dead,
+            conformance_job_purge_dead => job_purge_dead,
+            conformance_audit_insert_list => audit_insert_list,
             conformance_store_subscribe => store_subscribe,
             conformance_store_commit_stats => store_commit_stats,
             conformance_store_ping => store_ping,

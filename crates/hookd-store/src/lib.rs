@@ -33,3 +33,5 @@ pub use store::{
 pub use store::QueueStats;
 // Retention.
 pub use store::{EventPrune, PruneCount};
+// Dead letters and audit.
+pub use store::{AuditEntry, AuditRecord, DeadFilter, JobRetry};

@@ -239,6 +239,73 @@ pub struct PruneCount {
 
 // ---- end Retention -----------------------------------------------------------------
 
+// ---- Dead letters and audit ---------------------------------------------------------
+
+/// Which `dead` jobs a dead-letter operation concerns; every given field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeadFilter {
+    /// Only jobs of this tenant; `None` for every tenant (admin of `*`).
+    pub tenant: Option<String>,
+    /// Only jobs of this queue.
+    pub queue: Option<String>,
+    /// Only jobs whose event came in on this source.
+    pub source: Option<String>,
+    /// Only jobs whose event has this type (exact).
+    pub event_type: Option<String>,
+}
+
+/// Requeue dead jobs ([`Store::job_retry`]).
+///
+/// Only `dead` jobs move: running a `succeeded` job again is a replay, not a retry.
+/// A retried job becomes `ready` with `run_at = now` and keeps its `attempts` count
+/// and its attempt history: attempts are numbered per job and that number keys the
+/// history, so the next attempt continues the numbering (as river's `JobRetry` does).
+/// The dispatcher sends a job dead when a failed attempt has used `max_attempts`, so a
+/// retried job gets one more try, and goes dead again if that fails.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobRetry {
+    /// Only these jobs, when given (the filter applies too, so a tenant's call never
+    /// touches another tenant's job).
+    pub ids: Option<Vec<i64>>,
+    /// Which dead jobs.
+    pub filter: DeadFilter,
+    /// The caller's clock: the new `run_at` and `updated_at`.
+    pub now: Millis,
+    /// At most this many jobs per call; a caller drains a backlog by calling again
+    /// while the count equals `limit`.
+    pub limit: u32,
+}
+
+/// One entry of the audit log: who did what, when, to how many.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// When, unix milliseconds.
+    pub at: Millis,
+    /// Who: an API key id, a JWT subject.
+    pub actor: String,
+    /// The tenant the actor acted as (`*` for every tenant).
+    pub tenant: String,
+    /// What, as a stable dotted name (`dead.retry`).
+    pub action: String,
+    /// On what (`dead`, `job:42`).
+    pub target: String,
+    /// How many objects it changed.
+    pub count: u64,
+    /// The request's parameters, for people.
+    pub detail: Option<String>,
+}
+
+/// A stored [`AuditEntry`] with its id (ids grow with time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// The store's id; the cursor of [`Store::audit_list`].
+    pub id: i64,
+    /// The entry.
+    pub entry: AuditEntry,
+}
+
+// ---- end Dead letters and audit -----------------------------------------------------
+
 /// Durable state of the gateway: events, jobs, attempts.
 ///
 /// One method per operation, named noun_verb, each taking its parameters as a struct
@@ -350,6 +417,51 @@ pub trait Store: Send + Sync + 'static {
 
     /// The queues paused now, by name.
     async fn queue_paused(&self) -> Result<Vec<String>, StoreError>;
+
+    // ---- Dead letters and audit ----
+
+    /// Moves `dead` jobs matching `retry` (at most `limit`, lowest id first) back to
+    /// `ready` at `now` (see [`JobRetry`] for what is kept) and publishes
+    /// [`StoreChange::JobsReady`] for their queues after the commit; returns how many
+    /// moved. Jobs in any other state are left alone.
+    async fn job_retry(&self, retry: JobRetry) -> Result<u64, StoreError>;
+
+    /// Lists `dead` jobs matching `filter` with an id below `before_id` (when given),
+    /// newest (highest id) first, at most `limit`.
+    async fn job_list_dead(
+        &self,
+        filter: DeadFilter,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError>;
+
+    /// Counts the `dead` jobs matching `filter` per queue, ordered by queue name;
+    /// queues without any are absent.
+    async fn job_count_dead(&self, filter: DeadFilter) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Deletes at most `limit` `dead` jobs matching `filter` (or only those of `ids`
+    /// among them, when given), with their attempts, in one transaction; returns how
+    /// many. Their events stay.
+    async fn job_purge_dead(
+        &self,
+        ids: Option<Vec<i64>>,
+        filter: DeadFilter,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
+
+    /// Appends an entry to the audit log; returns its id.
+    async fn audit_insert(&self, entry: AuditEntry) -> Result<i64, StoreError>;
+
+    /// Lists audit entries of `tenant` (`None`: every tenant) with an id below
+    /// `before_id` (when given), newest first, at most `limit`.
+    async fn audit_list(
+        &self,
+        tenant: Option<&str>,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+
+    // ---- end Dead letters and audit ----
 
     /// Succeeds when the store can take durable writes now.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -27,6 +27,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("../../migrations/0003_queue_pause.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("../../migrations/0004_audit.sql"),
+    },
 ];
 
 /// Brings the schema up to date in one transaction and returns the versions it applied
@@ -102,7 +106,7 @@ mod tests {
     #[test]
     fn second_run_applies_nothing() -> Result<(), StoreError> {
         let mut conn = Connection::open_in_memory().ctx("open")?;
-        assert_eq!(migrate(&mut conn)?, vec![1, 2, 3]);
+        assert_eq!(migrate(&mut conn)?, vec![1, 2, 3, 4]);
         assert_eq!(migrate(&mut conn)?, Vec::<i64>::new());
         Ok(())
     }
@@ -126,7 +130,7 @@ mod tests {
             [],
         )
         .ctx("insert")?;
-        assert_eq!(migrate(&mut conn)?, vec![2, 3]);
+        assert_eq!(migrate(&mut conn)?, vec![2, 3, 4]);
         let via_index: String = conn
             .query_row(
                 "SELECT id FROM events INDEXED BY events_tenant WHERE tenant = 'acme'",

@@ -81,6 +81,9 @@ pub(crate) struct Principal {
     pub(crate) tenant: String,
     /// What it may do.
     pub(crate) scope: Scope,
+    /// Who it is, for the audit log: the API key's id, or the JWT's `sub` claim (`jwt`
+    /// when it has none).
+    pub(crate) actor: String,
 }
 
 impl Principal {
@@ -237,6 +240,7 @@ async fn authenticate(state: &ApiState, token: &str) -> Result<Principal, ApiErr
     Ok(Principal {
         tenant: key.tenant,
         scope,
+        actor: key.id,
     })
 }
 
@@ -437,7 +441,15 @@ fn principal_from_claims(
             ));
         }
     };
-    Ok(Principal { tenant, scope })
+    let actor = match claims.get("sub") {
+        Some(serde_json::Value::String(sub)) if !sub.is_empty() => sub.clone(),
+        _ => "jwt".to_owned(),
+    };
+    Ok(Principal {
+        tenant,
+        scope,
+        actor,
+    })
 }
 
 #[cfg(test)]

@@ -33,6 +33,10 @@ pub(crate) enum ApiError {
     /// 404 `not_found`: no such object for this token's tenant.
     #[error("{0}")]
     NotFound(String),
+    /// 409 `conflict`: the object is not in a state that allows this (a retry of a job
+    /// that is not dead).
+    #[error("{0}")]
+    Conflict(String),
     /// 503 `store_unavailable`: the store could not answer; nothing changed.
     #[error("the store is unavailable; try again")]
     Unavailable(#[source] StoreError),
@@ -56,6 +60,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

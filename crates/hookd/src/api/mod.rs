@@ -4,6 +4,8 @@
 //! needs no token.
 
 pub(crate) mod auth;
+// Dead letters and audit.
+mod dead;
 mod error;
 mod events;
 mod extract;
@@ -44,7 +46,9 @@ pub(crate) fn router(state: ApiState) -> Router {
                 .merge(events::router())
                 .merge(keys::router())
                 // Queues: depth by state, pause and resume.
-                .merge(queues::router()),
+                .merge(queues::router())
+                // Dead letters and audit.
+                .merge(dead::router()),
         )
         .split_for_parts();
     let document = Arc::new(document);

@@ -106,6 +106,65 @@ const COVERAGE: &[(&str, &str, &[&str])] = &[
         ],
     ),
     // ---- end Queues ----
+    // ---- Dead letters and audit ----
+    (
+        "GET",
+        "/v1/dead",
+        &[
+            "api::dead::a_hundred_dead_jobs_are_requeued_by_one_filtered_call_succeed_and_the_call_is_audited",
+            "api::dead::the_dead_list_pages_newest_first_with_filters_and_counts_per_queue",
+            "api::dead::bad_input_is_400_with_every_problem_in_fields",
+            "api::dead::no_token_or_an_invalid_one_is_401_for_every_dead_operation",
+            "api::dead::a_read_token_is_403_for_the_actions_and_a_write_token_for_the_audit_log",
+            "api::dead::another_tenants_dead_jobs_are_404_invisible_and_untouched",
+        ],
+    ),
+    (
+        "POST",
+        "/v1/dead/retry",
+        &[
+            "api::dead::a_hundred_dead_jobs_are_requeued_by_one_filtered_call_succeed_and_the_call_is_audited",
+            "api::dead::bad_input_is_400_with_every_problem_in_fields",
+            "api::dead::no_token_or_an_invalid_one_is_401_for_every_dead_operation",
+            "api::dead::a_read_token_is_403_for_the_actions_and_a_write_token_for_the_audit_log",
+            "api::dead::another_tenants_dead_jobs_are_404_invisible_and_untouched",
+        ],
+    ),
+    (
+        "POST",
+        "/v1/dead/purge",
+        &[
+            "api::dead::a_purge_by_ids_or_by_filter_deletes_dead_jobs_with_their_attempts_and_is_audited",
+            "api::dead::bad_input_is_400_with_every_problem_in_fields",
+            "api::dead::no_token_or_an_invalid_one_is_401_for_every_dead_operation",
+            "api::dead::a_read_token_is_403_for_the_actions_and_a_write_token_for_the_audit_log",
+            "api::dead::another_tenants_dead_jobs_are_404_invisible_and_untouched",
+        ],
+    ),
+    (
+        "POST",
+        "/v1/jobs/{id}/retry",
+        &[
+            "api::dead::retrying_one_job_requeues_it_and_a_job_that_is_not_dead_is_409",
+            "api::dead::bad_input_is_400_with_every_problem_in_fields",
+            "api::dead::no_token_or_an_invalid_one_is_401_for_every_dead_operation",
+            "api::dead::a_read_token_is_403_for_the_actions_and_a_write_token_for_the_audit_log",
+            "api::dead::another_tenants_dead_jobs_are_404_invisible_and_untouched",
+        ],
+    ),
+    (
+        "GET",
+        "/v1/audit",
+        &[
+            "api::dead::a_hundred_dead_jobs_are_requeued_by_one_filtered_call_succeed_and_the_call_is_audited",
+            "api::dead::a_purge_by_ids_or_by_filter_deletes_dead_jobs_with_their_attempts_and_is_audited",
+            "api::dead::bad_input_is_400_with_every_problem_in_fields",
+            "api::dead::no_token_or_an_invalid_one_is_401_for_every_dead_operation",
+            "api::dead::a_read_token_is_403_for_the_actions_and_a_write_token_for_the_audit_log",
+            "api::dead::another_tenants_dead_jobs_are_404_invisible_and_untouched",
+        ],
+    ),
+    // ---- end Dead letters and audit ----
 ];
 
 /// The document as a client without a token receives it.
