@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the management API with schemathesis against a live `hookd serve` (issue 4,
-# acceptance 7). A throwaway config (one generic-hmac source, a route, a `hookd sink`
+# Fuzzes the management API with schemathesis against a live `hookd serve`. A throwaway config (one generic-hmac source, a route, a `hookd sink`
 # destination) and store in a temp dir; an admin API key made offline with
 # `hookd token create`; a few real signed webhooks so the events endpoints have data;
 # then schemathesis from /v1/openapi.json with a fixed seed and a bounded number of

@@ -1,4 +1,4 @@
-//! `/metrics` (issue 4, acceptance 4): a gateway receives a known mix of webhooks, and
+//! `/metrics`: a gateway receives a known mix of webhooks, and
 //! what `/metrics` answers, read by a real Prometheus text parser (Python's
 //! `prometheus_client`), counts exactly that.
 //!

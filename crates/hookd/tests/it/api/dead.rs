@@ -127,7 +127,6 @@ fn fields(answer: &(StatusCode, Value)) -> Vec<String> {
         .collect()
 }
 
-/// Issue 4, acceptance 2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_dead_jobs_are_requeued_by_one_filtered_call_succeed_and_the_call_is_audited() {
     let s = setup().await;

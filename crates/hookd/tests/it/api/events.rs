@@ -1,6 +1,6 @@
 //! `GET /v1/events` and `GET /v1/events/{id}` over real HTTP, on events that arrived as
 //! real signed webhooks and were worked off by real sinks: the listing with every filter
-//! and its pages (stable while webhooks keep arriving: acceptance 3 of the API issue),
+//! and its pages (stable while webhooks keep arriving),
 //! the detail with headers, body, jobs and attempts, 400 with `fields`, 401, and tenancy
 //! (another tenant's event is 404 and absent from listings).
 
@@ -771,7 +771,7 @@ async fn another_tenants_event_is_404_like_a_missing_one_and_never_listed() {
     assert_eq!(s.api.detail(&s.all, &mine).await["tenant"], "acme");
 }
 
-/// Acceptance 3: the walk asks for a page only after at least one more webhook was
+/// The walk asks for a page only after at least one more webhook was
 /// committed since the previous page, so every page boundary sees new events arrive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn walking_all_pages_while_webhooks_keep_arriving_yields_every_earlier_event_exactly_once() {

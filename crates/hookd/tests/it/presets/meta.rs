@@ -415,7 +415,7 @@ async fn every_sample_payload_gets_its_type() {
     }
 }
 
-/// Acceptance 2: 3 entries of 2 messaging items each are 6 events with their types,
+/// 3 entries of 2 messaging items each are 6 events with their types,
 /// dedup keys and per-conversation ordering keys, each forwarded to the sink as a
 /// one-item Meta delivery; the same body again is 6 duplicates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -703,7 +703,7 @@ destination = "app"
     assert_eq!(event.dedup_key, "wamid.C:delivered");
 }
 
-/// Acceptance 3 (Meta): the challenge only to `subscribe` with the source's token.
+/// The challenge only to `subscribe` with the source's token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_handshake_answers_the_challenge_only_to_the_right_mode_and_token() {
     let token = "s3cr3t tök&en=1";
@@ -797,7 +797,7 @@ fn message(mid: &str, text: &str) -> Vec<u8> {
     )
 }
 
-/// Acceptance 1 (Meta): 401 with the reason for a wrong secret, a changed byte, a missing
+/// 401 with the reason for a wrong secret, a changed byte, a missing
 /// header, a malformed one; nothing refused is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signature_problems_are_401_with_their_reasons_and_store_nothing() {
@@ -913,7 +913,7 @@ async fn signature_problems_are_401_with_their_reasons_and_store_nothing() {
     assert_eq!(answer["duplicate"], false, "{answer}");
 }
 
-/// Acceptance 4 (Meta): during the overlap both app secrets verify; once the old one is
+/// During the overlap both app secrets verify; once the old one is
 /// removed it fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn during_rotation_both_secrets_verify_and_after_it_only_the_new_one() {

@@ -1,8 +1,8 @@
-//! The recipes under `examples/` (issue 3), which users copy as they are: each loads
+//! The recipes under `examples/`, which users copy as they are: each loads
 //! without a single problem, and each is run as a gateway that receives genuine events and
 //! puts them where its comments say: queue, priority, delay, ordering key, or unrouted.
 //! The tests change only what a test must (the destination URL, HighLevel's public key,
-//! and for acceptance 5 the queue layout), by editing the TOML as data.
+//! and for the install-first test the queue layout), by editing the TOML as data.
 //!
 //! HighLevel events are signed here with an Ed25519 key from a fixed seed; SoftPro and
 //! Meta events are sent with the real `hookd send`.
@@ -282,7 +282,7 @@ async fn highlevel_installs_are_ordered_by_company_and_location_installs_wait() 
     );
 }
 
-/// Issue 3, acceptance 5: with `critical` and `contacts` collapsed into one queue that
+/// With `critical` and `contacts` collapsed into one queue that
 /// runs one job at a time, an INSTALL sent behind 5,000 queued ContactUpdate events is
 /// among the first two deliveries after it is accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! `hookd send` round-trips against every preset (issue 3, acceptance 6): the real binary
+//! `hookd send` round-trips against every preset: the real binary
 //! sends to a running gateway with one source per preset, and the gateway must answer 200
 //! and store an event of the type asked for, every time a new one. Also: `--type` puts the
 //! type where each preset reads it, a `--body` file keeps its ids (so a second send is a
