@@ -27,6 +27,7 @@ use super::auth::{Principal, Scope};
 use super::error::{ApiError, ErrorBody, FieldProblem};
 use super::events::JobTarget;
 use super::extract::{Json, Path};
+use super::page;
 use crate::clock::{self, rfc3339};
 
 /// The routes of this resource.
@@ -419,11 +420,7 @@ async fn list_dead(
         .store
         .job_list_dead(filter.clone(), cursor, limit + 1)
         .await?;
-    let more = jobs.len() > limit as usize;
-    jobs.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| jobs.last().map(|job| job.id.to_string()))
-        .flatten();
+    let next_cursor = page::cut(&mut jobs, limit, false, |job| job.id.to_string());
     let counts = state
         .store
         .job_count_dead(filter)
@@ -653,11 +650,7 @@ async fn list_audit(
         .store
         .audit_list(principal.tenant_filter(), cursor, limit + 1)
         .await?;
-    let more = records.len() > limit as usize;
-    records.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| records.last().map(|r| r.id.to_string()))
-        .flatten();
+    let next_cursor = page::cut(&mut records, limit, false, |r| r.id.to_string());
     Ok(Json(AuditPage {
         data: records
             .into_iter()

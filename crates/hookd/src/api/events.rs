@@ -35,6 +35,7 @@ use super::ApiState;
 use super::auth::{Principal, Scope};
 use super::error::{ApiError, ErrorBody, FieldProblem};
 use super::extract::{Json, Path};
+use super::page;
 use crate::clock::rfc3339;
 
 /// The routes of this resource.
@@ -520,12 +521,8 @@ async fn list_events(
     // Backends cap a listing at `LIMIT_MAX` rows, so a full page of `LIMIT_MAX` may
     // hide more even though one more was asked for: it gets a cursor, which at worst
     // leads to an empty page.
-    let more =
-        events.len() > limit as usize || (limit == LIMIT_MAX && events.len() == LIMIT_MAX as usize);
-    events.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| events.last().map(|event| event.id.clone()))
-        .flatten();
+    let capped = limit == LIMIT_MAX && events.len() == LIMIT_MAX as usize;
+    let next_cursor = page::cut(&mut events, limit, capped, |event| event.id.clone());
     Ok(Json(EventPage {
         data: events.into_iter().map(Into::into).collect(),
         next_cursor,

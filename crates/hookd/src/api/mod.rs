@@ -11,6 +11,7 @@ mod events;
 mod extract;
 mod keys;
 mod openapi;
+mod page;
 // Queues: depth by state, pause and resume.
 mod queues;
 
