@@ -3,7 +3,9 @@
 //!
 //! It runs on the writer thread, so picking and updating happen without any other write
 //! in between: no row locks are needed (PostgreSQL uses `FOR UPDATE SKIP LOCKED` for the
-//! same guarantee across nodes).
+//! same guarantee across nodes). For the same reason a queue's cap on running jobs
+//! (`JobClaim::max_running`) holds by counting them at the start of the claim: no other
+//! claim can start a job between the count and the update.
 
 use hookd_store::{ClaimBatch, ClaimedJob, JobClaim, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -37,6 +39,14 @@ pub(crate) const PICK_SQL: &str = "
     ORDER BY j.priority, j.run_at, j.id
     LIMIT ?3";
 
+/// The running jobs of queue `?1`, on every node. The state terms repeat the
+/// partial-index condition so that SQLite counts them from `jobs_queue_active` alone.
+pub(crate) const RUNNING_SQL: &str = "
+    SELECT count(*) FROM jobs
+    WHERE queue = ?1
+      AND state IN ('scheduled', 'ready', 'running', 'retrying')
+      AND state = 'running'";
+
 /// The earliest wake-up of queue `?1` after time `?2`.
 pub(crate) const NEXT_RUN_SQL: &str = "
     SELECT run_at FROM jobs
@@ -44,18 +54,32 @@ pub(crate) const NEXT_RUN_SQL: &str = "
     ORDER BY run_at
     LIMIT 1";
 
-/// Claims up to `claim.limit` due jobs, counting their attempt and leasing them to
-/// `claim.node`, and reports when the queue's next waiting job becomes due.
+/// Claims up to `claim.limit` due jobs (fewer when `claim.max_running` leaves less room),
+/// counting their attempt and leasing them to `claim.node`, and reports when the queue's
+/// next waiting job becomes due.
 pub(crate) fn claim(conn: &Connection, claim: &JobClaim) -> Result<ClaimBatch, StoreError> {
-    let ids: Vec<i64> = conn
-        .prepare_cached(PICK_SQL)
-        .ctx(CONTEXT)?
-        .query_map(params![claim.queue, claim.now, claim.limit], |row| {
-            row.get(0)
-        })
-        .ctx(CONTEXT)?
-        .collect::<Result<_, _>>()
-        .ctx(CONTEXT)?;
+    let limit = match claim.max_running {
+        None => claim.limit,
+        Some(max_running) => {
+            let running: i64 = conn
+                .prepare_cached(RUNNING_SQL)
+                .ctx(CONTEXT)?
+                .query_row(params![claim.queue], |row| row.get(0))
+                .ctx(CONTEXT)?;
+            let room = i64::from(max_running).saturating_sub(running).max(0);
+            claim.limit.min(u32::try_from(room).unwrap_or(u32::MAX))
+        }
+    };
+    let ids: Vec<i64> = if limit == 0 {
+        Vec::new()
+    } else {
+        conn.prepare_cached(PICK_SQL)
+            .ctx(CONTEXT)?
+            .query_map(params![claim.queue, claim.now, limit], |row| row.get(0))
+            .ctx(CONTEXT)?
+            .collect::<Result<_, _>>()
+            .ctx(CONTEXT)?
+    };
 
     let mut jobs = Vec::with_capacity(ids.len());
     let mut start = conn
@@ -97,12 +121,12 @@ mod tests {
     use super::*;
     use crate::schema::migrate;
 
-    fn plan(conn: &Connection, sql: &str) -> String {
+    fn plan(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> String {
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .expect("explain");
         let rows = stmt
-            .query_map(params!["q", 0, 10], |row| row.get::<_, String>(3))
+            .query_map(params, |row| row.get::<_, String>(3))
             .expect("plan rows");
         rows.map(|r| r.expect("plan row"))
             .collect::<Vec<_>>()
@@ -114,7 +138,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().expect("open");
         migrate(&mut conn).expect("migrate");
         conn.execute_batch("ANALYZE").expect("analyze");
-        let pick = plan(&conn, PICK_SQL);
+        let pick = plan(&conn, PICK_SQL, params!["q", 0, 10]);
         assert!(pick.contains("jobs_claim"), "pick uses jobs_claim:\n{pick}");
         assert!(
             pick.contains("jobs_ordering"),
@@ -122,20 +146,16 @@ mod tests {
         );
         assert!(!pick.contains("TEMP B-TREE"), "no sort step:\n{pick}");
 
-        let next = {
-            let mut stmt = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {NEXT_RUN_SQL}"))
-                .expect("explain");
-            let rows = stmt
-                .query_map(params!["q", 0], |row| row.get::<_, String>(3))
-                .expect("plan rows");
-            rows.map(|r| r.expect("plan row"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
+        let next = plan(&conn, NEXT_RUN_SQL, params!["q", 0]);
         assert!(
             next.contains("jobs_waiting"),
             "next run uses jobs_waiting:\n{next}"
+        );
+
+        let running = plan(&conn, RUNNING_SQL, params!["q"]);
+        assert!(
+            running.contains("COVERING INDEX jobs_queue_active"),
+            "the running count reads jobs_queue_active alone:\n{running}"
         );
     }
 }

@@ -9,7 +9,7 @@ use crate::error::{Invalid, SqliteResultExt};
 
 /// The columns [`job_from_row`] reads, in its order.
 pub(crate) const JOB_COLUMNS: &str = "id, event_id, tenant, queue, priority, ordering_key, \
-     target, state, run_at, attempts, lease_until, lease_owner, created_at, last_error";
+     target, state, run_at, attempts, lease_until, lease_owner, created_at, last_error, webhook_id";
 
 /// Reads a row selected with [`JOB_COLUMNS`].
 pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
@@ -32,6 +32,7 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         lease_owner: row.get(11)?,
         created_at: row.get(12)?,
         last_error: row.get(13)?,
+        webhook_id: row.get(14)?,
     })
 }
 

@@ -24,12 +24,15 @@
 //! - **Schema** changes are numbered migrations under `migrations/`, embedded and
 //!   applied in order when the store opens (`schema`).
 //!
-//! The store reads no clock: every time comes from the caller.
+//! The store reads no clock but one: every time comes from the caller, except when an
+//! event was committed (`Event::committed_at`), which the writer thread stamps from the
+//! wall clock it reads once per group commit.
 #![deny(missing_docs)]
 
 mod api_keys;
 mod claim;
 mod complete;
+mod config_objects; // configuration objects
 mod connection;
 mod dead; // dead letters and audit
 mod error;
@@ -40,7 +43,9 @@ mod lease;
 mod prune; // retention
 mod queues; // queues: depth by state, pause and resume
 mod read;
+mod replay;
 mod schema;
+mod stats; // stats rollups
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -58,6 +63,7 @@ use hookd_store::{EventPrune, PruneCount};
 use hookd_store::QueueStats;
 // Dead letters and audit.
 use hookd_store::{AuditEntry, AuditRecord, DeadFilter, JobRetry};
+use hookd_store::{ConfigObject, JobReplay, StatsCompact, StatsDelta, StatsQuery, StatsRow};
 use tokio::sync::broadcast;
 
 use crate::error::SqliteResultExt;
@@ -400,6 +406,62 @@ impl Store for SqliteStore {
             .await
     }
     // ---- end Dead letters and audit ----
+
+    // ---- Replay ----
+    #[tracing::instrument(skip_all, fields(event_id = %replay.event_id, jobs = replay.jobs.len()))]
+    async fn job_insert_for_event(
+        &self,
+        replay: JobReplay,
+    ) -> Result<Option<Vec<i64>>, StoreError> {
+        self.ensure_open()?;
+        self.writer
+            .run(move |conn, changes| replay::insert_for_event(conn, &replay, changes))
+            .await
+    }
+    // ---- end Replay ----
+
+    // ---- Stats rollups ----
+    #[tracing::instrument(skip_all, fields(deltas = deltas.len()))]
+    async fn stats_add(&self, deltas: Vec<StatsDelta>) -> Result<(), StoreError> {
+        self.ensure_open()?;
+        self.writer
+            .run(move |conn, _| stats::add(conn, deltas))
+            .await
+    }
+
+    async fn stats_read(&self, query: StatsQuery) -> Result<Vec<StatsRow>, StoreError> {
+        self.ensure_open()?;
+        self.readers
+            .run(move |conn| stats::read(conn, &query))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(limit = compact.limit))]
+    async fn stats_compact(&self, compact: StatsCompact) -> Result<u64, StoreError> {
+        self.ensure_open()?;
+        self.writer
+            .run(move |conn, _| stats::compact(conn, &compact))
+            .await
+    }
+    // ---- end Stats rollups ----
+
+    // ---- Configuration objects ----
+    async fn config_object_list(&self) -> Result<Vec<ConfigObject>, StoreError> {
+        self.ensure_open()?;
+        self.readers.run(config_objects::list).await
+    }
+
+    #[tracing::instrument(skip_all, fields(kind = object.kind.as_str(), name = %object.name))]
+    async fn config_object_put(&self, object: ConfigObject) -> Result<(), StoreError> {
+        self.ensure_open()?;
+        self.writer
+            .run(move |conn, _| config_objects::put(conn, &object))
+            .await?;
+        // `run` answers after the commit, so this is published after it too.
+        let _ = self.changes.send(StoreChange::ConfigChanged);
+        Ok(())
+    }
+    // ---- end Configuration objects ----
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.ensure_open()?;

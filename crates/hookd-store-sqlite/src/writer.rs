@@ -12,6 +12,13 @@
 //! published. While a commit is in flight new operations queue up and form the next,
 //! larger group: the busier the store, the more operations share an fsync.
 //!
+//! # Clock
+//!
+//! The thread reads the wall clock once per group, just before `BEGIN`, and hands it to
+//! every operation of the group in [`Changes::began_at`]: it stamps when an event was
+//! committed, a fact only the store knows. It is the one clock the store reads; every
+//! other time comes from the caller.
+//!
 //! # Failure
 //!
 //! If `BEGIN` or `COMMIT` fails, every operation of the group is answered with that
@@ -31,9 +38,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use hookd_store::{CommitStats, StoreChange, StoreError};
+use hookd_store::{CommitStats, Millis, StoreChange, StoreError};
 use rusqlite::Connection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -46,9 +53,53 @@ pub(crate) const MAX_BATCH: usize = 512;
 /// Operations that may wait in the queue before senders wait for room (back-pressure).
 const QUEUE_CAPACITY: usize = 4 * MAX_BATCH;
 
-/// Queues that got jobs which may now be claimable, collected by an operation and
-/// published as [`StoreChange::JobsReady`] after the commit.
-pub(crate) type Changes = BTreeSet<String>;
+/// What an operation learns from its group and leaves for after the commit: when the
+/// group's transaction began, and the queues that got jobs which may now be claimable,
+/// published as [`StoreChange::JobsReady`] once the group is durable.
+#[derive(Debug)]
+pub(crate) struct Changes {
+    began_at: Millis,
+    queues: BTreeSet<String>,
+}
+
+impl Changes {
+    /// Nothing recorded yet, for a group whose transaction began at `began_at`.
+    fn new(began_at: Millis) -> Self {
+        Self {
+            began_at,
+            queues: BTreeSet::new(),
+        }
+    }
+
+    /// When the group's transaction began (unix milliseconds, the writer thread's wall
+    /// clock): the same instant for every operation of the group.
+    pub(crate) fn began_at(&self) -> Millis {
+        self.began_at
+    }
+
+    /// Records that `queue` got jobs which may now be claimable.
+    pub(crate) fn insert(&mut self, queue: String) {
+        self.queues.insert(queue);
+    }
+
+    /// Moves the queues `other` recorded into these.
+    fn append(&mut self, other: &mut Changes) {
+        self.queues.append(&mut other.queues);
+    }
+}
+
+/// The wall clock in unix milliseconds, read once per group (see the module's "Clock").
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the commit time of an event is the store's own fact; no caller can pass it"
+)]
+fn wall_clock() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            Millis::try_from(elapsed.as_millis()).unwrap_or(Millis::MAX)
+        })
+}
 
 /// What a caller asks of the writer thread.
 enum Command {
@@ -218,7 +269,8 @@ impl Writer {
     }
 
     /// Runs `op` in the next group commit and returns its result once that group is
-    /// durable. `op` records in `Changes` the queues that got claimable jobs.
+    /// durable. `op` records in `Changes` the queues that got claimable jobs, and reads
+    /// there when its group began.
     ///
     /// # Errors
     ///
@@ -310,6 +362,7 @@ fn commit_group(
     feed: &broadcast::Sender<StoreChange>,
 ) {
     let started = Instant::now();
+    let began_at = wall_clock();
     let size = group.len();
     if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
         let failure = GroupFailure::new("beginning a transaction", &err);
@@ -321,7 +374,7 @@ fn commit_group(
     }
 
     let mut answers = Vec::with_capacity(size);
-    let mut changes = Changes::new();
+    let mut changes = Changes::new(began_at);
     let mut broken: Option<GroupFailure> = None;
     let mut rejected = Vec::new();
     for op in group {
@@ -330,18 +383,18 @@ fn commit_group(
             rejected.push(op);
             continue;
         }
-        if let Err(err) = conn.execute_batch("SAVEPOINT op") {
+        if let Err(err) = run_cached(conn, "SAVEPOINT op") {
             broken = Some(GroupFailure::new("opening a savepoint", &err));
             rejected.push(op);
             continue;
         }
-        let mut op_changes = Changes::new();
+        let mut op_changes = Changes::new(began_at);
         let answer = op.execute(conn, &mut op_changes);
         let end = if answer.is_ok() {
             changes.append(&mut op_changes);
-            conn.execute_batch("RELEASE op")
+            run_cached(conn, "RELEASE op")
         } else {
-            conn.execute_batch("ROLLBACK TO op; RELEASE op")
+            run_cached(conn, "ROLLBACK TO op").and_then(|()| run_cached(conn, "RELEASE op"))
         };
         if let Err(err) = end {
             broken = Some(GroupFailure::new("closing a savepoint", &err));
@@ -370,7 +423,7 @@ fn commit_group(
                 elapsed_us = started.elapsed().as_micros() as u64,
                 "group committed"
             );
-            for queue in changes {
+            for queue in changes.queues {
                 // No subscriber is fine: nobody is waiting for work.
                 let _ = feed.send(StoreChange::JobsReady { queue });
             }
@@ -384,6 +437,14 @@ fn commit_group(
             op.reject(failure);
         }
     }
+}
+
+/// Runs one statement that takes no parameters through the connection's statement
+/// cache: the savepoint statements run twice per operation, and parsing them anew each
+/// time showed in profiles of ingest under load.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 #[cfg(test)]

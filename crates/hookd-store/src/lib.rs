@@ -15,6 +15,7 @@
 
 mod error;
 mod records;
+mod stats;
 mod store;
 
 #[cfg(feature = "conformance")]
@@ -27,7 +28,7 @@ pub use records::{
 };
 pub use store::{
     ClaimBatch, CommitStats, EventListParams, JobClaim, JobCompletion, JobLeaseExtend, JobOutcome,
-    JobRelease, JobRescue, RescuedJob, Store, StoreChange,
+    JobRelease, JobRescue, Readiness, RescuedJob, SpoolStats, Store, StoreChange,
 };
 // Queues: depth by state, pause and resume.
 pub use store::QueueStats;
@@ -35,3 +36,12 @@ pub use store::QueueStats;
 pub use store::{EventPrune, PruneCount};
 // Dead letters and audit.
 pub use store::{AuditEntry, AuditRecord, DeadFilter, JobRetry};
+// Replay.
+pub use store::JobReplay;
+// Configuration objects.
+pub use store::{ConfigKind, ConfigObject};
+// Stats rollups.
+pub use stats::{
+    ERRORS_MAX, HOUR_MS, Histogram, MINUTE_MS, OTHER_ERRORS, StatsCompact, StatsDelta, StatsQuery,
+    StatsRollup, StatsRow, StatsScope,
+};

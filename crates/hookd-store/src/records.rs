@@ -121,6 +121,9 @@ pub struct Event {
     pub occurred_at: Option<Millis>,
     /// When hookd received it.
     pub received_at: Millis,
+    /// When the store's transaction that holds it began: a fact only the store knows,
+    /// read from its own clock (within one group commit of when it became durable).
+    pub committed_at: Millis,
     /// The request headers as received.
     pub headers: Vec<(String, String)>,
     /// The raw body.
@@ -224,6 +227,16 @@ pub struct Job {
     pub created_at: Millis,
     /// The error of its last failed attempt.
     pub last_error: Option<String>,
+    /// The `webhook-id` it is forwarded with when not the event's id: a replay asked
+    /// for with `new_id` gets a fresh one.
+    pub webhook_id: Option<String>,
+}
+
+impl Job {
+    /// The `webhook-id` the job is forwarded with: its own, or else its event's id.
+    pub fn webhook_id<'a>(&'a self, event: &'a Event) -> &'a str {
+        self.webhook_id.as_deref().unwrap_or(&event.id)
+    }
 }
 
 /// A job handed to a worker by a claim, with the event it needs.

@@ -8,8 +8,9 @@ use tokio::sync::broadcast;
 use crate::error::StoreError;
 use crate::records::{
     ApiKey, Attempt, AttemptRecord, ClaimedJob, Event, EventStatus, EventSummary, InsertOutcome,
-    Job, Millis, NewApiKey, NewEvent,
+    Job, Millis, NewApiKey, NewEvent, NewJob,
 };
+use crate::stats::{StatsCompact, StatsDelta, StatsQuery, StatsRow};
 
 /// Which events to list, newest first, one page at a time.
 ///
@@ -45,6 +46,12 @@ pub struct JobClaim {
     pub queue: String,
     /// At most this many jobs: the pool's free slots.
     pub limit: u32,
+    /// The queue's cap on running jobs across every node sharing the store; `None` for
+    /// no cap. A claim hands out at most `max_running` minus the queue's jobs already
+    /// `running` (on any node, this one included), never more than `limit`, and nothing
+    /// once the cap is reached. The count and the claim are one step: concurrent claims
+    /// of the queue, on one node or several, never exceed the cap together.
+    pub max_running: Option<u32>,
     /// The caller's clock; jobs with `run_at <= now` are due.
     pub now: Millis,
     /// The lease the claimed jobs get; renewed with [`Store::job_lease_extend`].
@@ -160,6 +167,9 @@ pub enum StoreChange {
         /// True when it is paused now.
         paused: bool,
     },
+    /// A configuration object was created, changed or deleted
+    /// ([`Store::config_object_put`]); the configuration in force should be rebuilt.
+    ConfigChanged,
 }
 
 // ---- Queues: depth by state, pause and resume ----
@@ -306,6 +316,109 @@ pub struct AuditRecord {
 
 // ---- end Dead letters and audit -----------------------------------------------------
 
+// ---- Replay ----------------------------------------------------------------------------
+
+/// New jobs for a stored event ([`Store::job_insert_for_event`]): a replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobReplay {
+    /// The event.
+    pub event_id: String,
+    /// Only when the event is of this tenant; `None` for every tenant (admin of `*`).
+    pub tenant: Option<String>,
+    /// The jobs, as routing (or the caller) made them; `run_at` is the caller's now
+    /// plus any delay.
+    pub jobs: Vec<NewJob>,
+    /// The `webhook-id` the new jobs are forwarded with; `None` keeps the event's id.
+    pub webhook_id: Option<String>,
+}
+
+// ---- Configuration objects -------------------------------------------------------------
+
+/// The kinds of configuration object the API edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConfigKind {
+    /// `[sources.NAME]`.
+    Source,
+    /// `[[routes]]`, by `name`.
+    Route,
+    /// `[queues.NAME]`.
+    Queue,
+    /// `[destinations.NAME]`.
+    Destination,
+}
+
+impl ConfigKind {
+    /// The lower-case name used in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigKind::Source => "source",
+            ConfigKind::Route => "route",
+            ConfigKind::Queue => "queue",
+            ConfigKind::Destination => "destination",
+        }
+    }
+
+    /// Reads [`ConfigKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "source" => Some(ConfigKind::Source),
+            "route" => Some(ConfigKind::Route),
+            "queue" => Some(ConfigKind::Queue),
+            "destination" => Some(ConfigKind::Destination),
+            _ => None,
+        }
+    }
+}
+
+/// A configuration object stored through the API: it wins over the file's object of the
+/// same kind and name, on every node and across restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigObject {
+    /// What it configures.
+    pub kind: ConfigKind,
+    /// Its name (the table key; a route's `name`).
+    pub name: String,
+    /// The object as JSON text, with the keys of its TOML table; `None` when it was
+    /// deleted, which also hides the file's object of that name.
+    pub body: Option<String>,
+    /// When it was last written.
+    pub updated_at: Millis,
+    /// Who wrote it (an API key id, a JWT subject).
+    pub updated_by: String,
+}
+
+/// Whether a store can take durable writes now, as [`Store::readiness`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// Writes are committed the usual way.
+    Ready,
+    /// Writes are still taken durably, but not the usual way: `reason` says how, for
+    /// people (events spooled on local disk while the database cannot be reached).
+    Degraded {
+        /// What is different, in a sentence.
+        reason: String,
+    },
+}
+
+/// What a store's local spool holds and has done since the store opened
+/// ([`Store::spool_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpoolStats {
+    /// Events held in the spool now, waiting to be moved into the store.
+    pub events: u64,
+    /// Bytes those events take (their bodies, headers and fields).
+    pub bytes: u64,
+    /// The most bytes the spool may hold; beyond it, writes are refused.
+    pub max_bytes: u64,
+    /// Events taken into the spool since the store opened.
+    pub spooled: u64,
+    /// Events moved from the spool into the store since it opened.
+    pub moved: u64,
+    /// Spooled events dropped when moved because the store already held an event with
+    /// their dedup key (a provider's retry that reached another node meanwhile).
+    pub dropped_duplicates: u64,
+}
+
 /// Durable state of the gateway: events, jobs, attempts.
 ///
 /// One method per operation, named noun_verb, each taking its parameters as a struct
@@ -370,8 +483,9 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> Result<bool, StoreError>;
 
-    /// Claims up to `limit` due jobs of one queue, moving them to `running` under a
-    /// lease and counting the attempt.
+    /// Claims up to `limit` due jobs of one queue (fewer when `max_running` caps the
+    /// queue's running jobs), moving them to `running` under a lease and counting the
+    /// attempt.
     async fn job_claim(&self, claim: JobClaim) -> Result<ClaimBatch, StoreError>;
 
     /// Renews the leases of running jobs; returns how many were still held.
@@ -463,8 +577,52 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- end Dead letters and audit ----
 
+    /// Adds jobs to a stored event (a replay), all in one transaction, and publishes
+    /// [`StoreChange::JobsReady`] for their queues after the commit. Returns the new
+    /// jobs' ids in the order given, or `None` when there is no such event (of that
+    /// tenant). The event stops being `unrouted` once it has a job. The jobs are created
+    /// when the store commits them, by its own clock as for [`Event::committed_at`]; one
+    /// due after that starts `scheduled`.
+    async fn job_insert_for_event(&self, replay: JobReplay)
+    -> Result<Option<Vec<i64>>, StoreError>;
+
+    /// Adds each delta's counts to the minute row of its scope, name and minute,
+    /// creating the row when it is missing; all in one transaction.
+    async fn stats_add(&self, deltas: Vec<StatsDelta>) -> Result<(), StoreError>;
+
+    /// Sums, per name, the rows (of either resolution) of `query.scope` whose period
+    /// starts within `[from, until)`; ordered by name. Names without rows are absent.
+    async fn stats_read(&self, query: StatsQuery) -> Result<Vec<StatsRow>, StoreError>;
+
+    /// Rollup upkeep: merges minute rows older than `minutes_before` into their hour's
+    /// row and deletes hour rows older than `hours_before`, at most `limit` of each, in
+    /// one transaction. Returns how many rows it compacted or deleted; a caller drains a
+    /// backlog by calling again while that reaches `limit`.
+    async fn stats_compact(&self, compact: StatsCompact) -> Result<u64, StoreError>;
+
+    /// Every stored configuration object (deleted ones too), ordered by kind then name.
+    async fn config_object_list(&self) -> Result<Vec<ConfigObject>, StoreError>;
+
+    /// Creates or replaces the object of that kind and name, and publishes
+    /// [`StoreChange::ConfigChanged`] after the commit.
+    async fn config_object_put(&self, object: ConfigObject) -> Result<(), StoreError>;
+
     /// Succeeds when the store can take durable writes now.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Whether the store can take durable writes now, and whether the usual way: an
+    /// error when it cannot. By default [`Readiness::Ready`] when [`Store::ping`]
+    /// succeeds; a store that can take writes another way while its backend is
+    /// unreachable (a local spool) says [`Readiness::Degraded`] then.
+    async fn readiness(&self) -> Result<Readiness, StoreError> {
+        self.ping().await.map(|()| Readiness::Ready)
+    }
+
+    /// What the store's local spool holds, for a store that has one; `None` (the
+    /// default) for a store without.
+    fn spool_stats(&self) -> Option<SpoolStats> {
+        None
+    }
 
     /// Subscribes to committed changes. A slow subscriber may miss changes and sees
     /// `Lagged`; it should then look at the store again.

@@ -31,6 +31,18 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: include_str!("../../migrations/0004_audit.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("../../migrations/0005_replay_lag.sql"),
+    },
+    Migration {
+        version: 6,
+        sql: include_str!("../../migrations/0006_config_objects.sql"),
+    },
+    Migration {
+        version: 7,
+        sql: include_str!("../../migrations/0007_stats.sql"),
+    },
 ];
 
 /// Brings the schema up to date in one transaction and returns the versions it applied
@@ -106,7 +118,7 @@ mod tests {
     #[test]
     fn second_run_applies_nothing() -> Result<(), StoreError> {
         let mut conn = Connection::open_in_memory().ctx("open")?;
-        assert_eq!(migrate(&mut conn)?, vec![1, 2, 3, 4]);
+        assert_eq!(migrate(&mut conn)?, vec![1, 2, 3, 4, 5, 6, 7]);
         assert_eq!(migrate(&mut conn)?, Vec::<i64>::new());
         Ok(())
     }
@@ -130,7 +142,13 @@ mod tests {
             [],
         )
         .ctx("insert")?;
-        assert_eq!(migrate(&mut conn)?, vec![2, 3, 4]);
+        assert_eq!(migrate(&mut conn)?, vec![2, 3, 4, 5, 6, 7]);
+        let old = crate::events::get(&conn, "evt_old")?;
+        assert_eq!(
+            old.map(|event| event.committed_at),
+            Some(1),
+            "an event stored before 0005 reads as committed when received"
+        );
         let via_index: String = conn
             .query_row(
                 "SELECT id FROM events INDEXED BY events_tenant WHERE tenant = 'acme'",
