@@ -13,6 +13,9 @@
 //! [`runtime::Gateway`] wires the stages together; `tests/` start it in-process on port
 //! 0 with the embedded store in a temporary directory.
 
+// Hidden: only the benchmarks call it.
+#[doc(hidden)]
+pub mod bench_support;
 pub mod cli;
 pub mod config;
 pub mod runtime;

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hookd_store::Readiness;
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -28,6 +29,7 @@ pub(crate) fn router(services: &Services) -> Router {
     let ingest = ingest::router(IngestState {
         config: services.config.clone(),
         store: services.store.clone(),
+        stats: services.stats.clone(),
     });
     let jwt = services
         .config
@@ -40,6 +42,7 @@ pub(crate) fn router(services: &Services) -> Router {
         store: services.store.clone(),
         jwt,
         config: services.config.clone(),
+        live: services.live.clone(),
     });
     Router::new()
         .route("/healthz", get(healthz))
@@ -63,14 +66,18 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `/readyz`: 200 while webhooks can be accepted durably, 503 when they cannot (the
-/// store does not answer, or the node is shutting down).
+/// `/readyz`: 200 while webhooks can be accepted durably, `ok` or `degraded` with the
+/// reason (spooling while PostgreSQL cannot be reached); 503 when they cannot (the store
+/// does not answer and the spool, if any, is full; or the node is shutting down).
 async fn readyz(State(services): State<Services>) -> Response {
     if services.shutdown.is_cancelled() {
         return unavailable("shutting down");
     }
-    match tokio::time::timeout(READY_TIMEOUT_DEFAULT, services.store.ping()).await {
-        Ok(Ok(())) => Json(json!({ "status": "ok" })).into_response(),
+    match tokio::time::timeout(READY_TIMEOUT_DEFAULT, services.store.readiness()).await {
+        Ok(Ok(Readiness::Ready)) => Json(json!({ "status": "ok" })).into_response(),
+        Ok(Ok(Readiness::Degraded { reason })) => {
+            Json(json!({ "status": "degraded", "reason": reason })).into_response()
+        }
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check failed");
             unavailable("the store cannot take writes")

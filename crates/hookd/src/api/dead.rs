@@ -13,8 +13,6 @@
 //! - Bulk actions drain in batches of [`BATCH`] so that one call never holds the store's
 //!   writer for long.
 
-use std::collections::HashSet;
-
 use axum::extract::{RawQuery, State};
 use hookd_store::{self as store, AuditEntry, DeadFilter, JobRetry};
 use serde::{Deserialize, Serialize};
@@ -28,6 +26,7 @@ use super::error::{ApiError, ErrorBody, FieldProblem};
 use super::events::JobTarget;
 use super::extract::{Json, Path};
 use super::page;
+use super::query::{self, LIMIT_DEFAULT, QueryReader};
 use crate::clock::{self, rfc3339};
 
 /// The routes of this resource.
@@ -39,12 +38,6 @@ pub(super) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(retry_job))
         .routes(routes!(list_audit))
 }
-
-/// Items per page when `limit` is not given.
-const LIMIT_DEFAULT: u32 = 100;
-
-/// The most items one page may hold.
-const LIMIT_MAX: u32 = 1000;
 
 /// Jobs one store call of a bulk action touches.
 const BATCH: u32 = 1000;
@@ -83,57 +76,24 @@ pub(crate) struct AuditListQuery {
     limit: Option<u32>,
 }
 
-/// Reads a query string of `allowed` parameters: the filters, `cursor` (a positive id)
-/// and `limit`; every problem is named at once.
+/// Reads a query string: the filters (queue, source and type) when `filters`, `cursor`
+/// (a positive id) and `limit`; every problem is named at once.
 fn parse_query(
     query: Option<&str>,
     filters: bool,
 ) -> Result<(DeadFilter, Option<i64>, u32), ApiError> {
-    let mut filter = DeadFilter::default();
-    let mut cursor = None;
-    let mut limit = LIMIT_DEFAULT;
-    let mut problems = Vec::new();
-    let mut seen = HashSet::new();
-    for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        let mut problem = |text: String| {
-            problems.push(FieldProblem {
-                path: format!("query.{name}"),
-                problem: text,
-            });
-        };
-        if !seen.insert(name.clone()) {
-            problem("is given more than once".to_owned());
-            continue;
-        }
-        match &*name {
-            "queue" if filters => filter.queue = Some(value.into_owned()),
-            "source" if filters => filter.source = Some(value.into_owned()),
-            "type" if filters => filter.event_type = Some(value.into_owned()),
-            "cursor" => match parse_id(&value) {
-                Some(id) => cursor = Some(id),
-                None => problem("is not a cursor this API gave out (next_cursor)".to_owned()),
-            },
-            "limit" => match value.parse::<u32>() {
-                Ok(n) if (1..=LIMIT_MAX).contains(&n) => limit = n,
-                _ => problem(format!(
-                    "`{value}` is not a whole number from 1 to {LIMIT_MAX}"
-                )),
-            },
-            _ => problem("is not a parameter of this operation".to_owned()),
-        }
-    }
-    if problems.is_empty() {
-        Ok((filter, cursor, limit))
-    } else {
-        Err(ApiError::Invalid(problems))
-    }
-}
-
-/// A positive id written in digits.
-fn parse_id(text: &str) -> Option<i64> {
-    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0'))
-        .then(|| text.parse().ok())
-        .flatten()
+    let known = ["cursor", "limit", "queue", "source", "type"];
+    let mut reader = QueryReader::new(query, if filters { &known } else { &known[..2] });
+    let text = |value: &str| Ok::<_, String>(value.to_owned());
+    let filter = DeadFilter {
+        queue: reader.get("queue", text),
+        source: reader.get("source", text),
+        event_type: reader.get("type", text),
+        ..DeadFilter::default()
+    };
+    let cursor = reader.get("cursor", query::id_cursor);
+    let limit = reader.get("limit", query::limit).unwrap_or(LIMIT_DEFAULT);
+    reader.finish().map(|()| (filter, cursor, limit))
 }
 
 /// A dead job.
@@ -261,9 +221,9 @@ pub(crate) struct AuditRecordBody {
     actor: String,
     /// The tenant the actor acted as (`*` for every tenant).
     tenant: String,
-    /// What: `dead.retry`, `dead.purge`, `job.retry`.
+    /// What: `dead.retry`, `dead.purge`, `job.retry`, `event.replay`.
     action: String,
-    /// On what: `dead` or `job:ID`.
+    /// On what: `dead`, `job:ID` or `event:ID`.
     target: String,
     /// How many objects it changed.
     count: u64,
@@ -371,7 +331,7 @@ fn job_id(number: &serde_json::Number) -> Option<i64> {
 }
 
 /// Records a write action in the audit log.
-async fn audit(
+pub(super) async fn audit(
     state: &ApiState,
     principal: &Principal,
     action: &str,

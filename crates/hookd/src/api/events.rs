@@ -16,11 +16,13 @@
 //!   answered at once: 400 `invalid_request` with one `fields` entry per problem, its
 //!   `path` `query.<name>`. Unknown and repeated parameters are problems too, so a typo
 //!   never silently widens a filter.
+//! - An event's `lag` says how long each step took, in milliseconds from when hookd
+//!   received it: from the provider (`provider_ms`, received − occurred), to its commit,
+//!   to the first attempt of any of its jobs, and to when the last of its jobs succeeded
+//!   (once every job has). A step not reached yet, or not known, is `null`.
 //! - A body is answered as text when it is UTF-8 (`body_encoding: "utf8"`), otherwise as
 //!   standard base64 (`body_encoding: "base64"`). Headers are `[name, value]` pairs in the
 //!   order received, names lower case.
-
-use std::collections::HashSet;
 
 use axum::extract::{RawQuery, State};
 use base64::Engine as _;
@@ -33,9 +35,10 @@ use utoipa_axum::routes;
 
 use super::ApiState;
 use super::auth::{Principal, Scope};
-use super::error::{ApiError, ErrorBody, FieldProblem};
+use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path};
 use super::page;
+use super::query::{self, LIMIT_DEFAULT, LIMIT_MAX, QueryReader};
 use crate::clock::rfc3339;
 
 /// The routes of this resource.
@@ -44,12 +47,6 @@ pub(super) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(list_events))
         .routes(routes!(get_event))
 }
-
-/// Events per page when `limit` is not given.
-const LIMIT_DEFAULT: u32 = 100;
-
-/// The most events one page may hold.
-const LIMIT_MAX: u32 = 1000;
 
 /// The prefix of every event id (`evt_` + ULID), and so of every cursor.
 const EVENT_ID_PREFIX: &str = "evt_";
@@ -88,78 +85,61 @@ pub(crate) struct EventListQuery {
 impl EventListQuery {
     /// Reads a query string, collecting every problem rather than stopping at the first.
     fn parse(query: Option<&str>) -> Result<Self, ApiError> {
-        let mut parsed = Self::default();
-        let mut problems = Vec::new();
-        let mut seen = HashSet::new();
-        let query = query.unwrap_or_default();
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            let mut problem = |text: String| {
-                problems.push(FieldProblem {
-                    path: format!("query.{name}"),
-                    problem: text,
-                });
-            };
-            if !seen.insert(name.clone()) {
-                problem("is given more than once".to_owned());
-                continue;
-            }
-            match &*name {
-                "source" => parsed.source = Some(value.into_owned()),
-                "type" => parsed.event_type = Some(value.into_owned()),
-                "id_prefix" => parsed.id_prefix = Some(value.into_owned()),
-                "status" => match store::EventStatus::parse(&value) {
-                    Some(status) => parsed.status = Some(status.into()),
-                    None => problem(format!(
-                        "`{value}` is not a status; use unrouted, pending, succeeded or dead"
-                    )),
-                },
-                "received_from" | "received_until" => match parse_time(&value) {
-                    Some(millis) if name == "received_from" => parsed.received_from = Some(millis),
-                    Some(millis) => parsed.received_until = Some(millis),
-                    None => problem(format!(
-                        "`{value}` is not a time; use RFC 3339 (2025-04-22T19:30:00Z) or unix \
-                         milliseconds"
-                    )),
-                },
-                "cursor" => {
-                    if is_event_id(&value) {
-                        parsed.cursor = Some(value.into_owned());
-                    } else {
-                        problem("is not a cursor this API gave out (next_cursor)".to_owned());
-                    }
-                }
-                "limit" => match value.parse::<u32>() {
-                    Ok(limit) if (1..=LIMIT_MAX).contains(&limit) => parsed.limit = Some(limit),
-                    _ => problem(format!(
-                        "`{value}` is not a whole number from 1 to {LIMIT_MAX}"
-                    )),
-                },
-                _ => problem("is not a parameter of this operation".to_owned()),
-            }
-        }
+        let mut reader = QueryReader::new(
+            query,
+            &[
+                "source",
+                "type",
+                "status",
+                "received_from",
+                "received_until",
+                "id_prefix",
+                "cursor",
+                "limit",
+            ],
+        );
+        let text = |value: &str| Ok::<_, String>(value.to_owned());
+        let parsed = Self {
+            source: reader.get("source", text),
+            event_type: reader.get("type", text),
+            status: reader.get("status", |value| {
+                let status = store::EventStatus::parse(value).map(Into::into);
+                status.ok_or_else(|| {
+                    format!("`{value}` is not a status; use unrouted, pending, succeeded or dead")
+                })
+            }),
+            received_from: reader.get("received_from", parse_time),
+            received_until: reader.get("received_until", parse_time),
+            id_prefix: reader.get("id_prefix", text),
+            cursor: reader.get("cursor", |value| {
+                is_event_id(value)
+                    .then(|| value.to_owned())
+                    .ok_or_else(|| query::NOT_A_CURSOR.to_owned())
+            }),
+            limit: reader.get("limit", query::limit),
+        };
         if let (Some(from), Some(until)) = (parsed.received_from, parsed.received_until)
             && until < from
         {
-            problems.push(FieldProblem {
-                path: "query.received_until".to_owned(),
-                problem: "is before received_from".to_owned(),
-            });
+            reader.refuse("received_until", "is before received_from");
         }
-        if problems.is_empty() {
-            Ok(parsed)
-        } else {
-            Err(ApiError::Invalid(problems))
-        }
+        reader.finish().map(|()| parsed)
     }
 }
 
 /// A time filter: unix milliseconds when all digits, otherwise RFC 3339.
-fn parse_time(text: &str) -> Option<Millis> {
+fn parse_time(text: &str) -> Result<Millis, String> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         text.parse().ok()
     } else {
         rfc3339::parse_millis(text)
     }
+    .ok_or_else(|| {
+        format!(
+            "`{text}` is not a time; use RFC 3339 (2025-04-22T19:30:00Z) or unix \
+             milliseconds"
+        )
+    })
 }
 
 /// Whether `text` has the shape of an event id: `evt_` and a ULID.
@@ -309,6 +289,11 @@ pub(crate) struct EventDetail {
     /// When hookd received it.
     #[schema(format = DateTime)]
     received_at: String,
+    /// When the store committed it; an event is acknowledged only after.
+    #[schema(format = DateTime)]
+    committed_at: String,
+    /// How long it took from the provider to its last delivery, step by step.
+    lag: EventLag,
     /// Where it is, from its jobs.
     status: EventStatus,
     /// The key under which a provider's retry of this event is recognised as a duplicate.
@@ -322,6 +307,80 @@ pub(crate) struct EventDetail {
     body_encoding: BodyEncoding,
     /// One job per matching route, oldest first; empty for an unrouted event.
     jobs: Vec<JobDetail>,
+}
+
+/// How long an event took from the provider to its last delivery: when each step
+/// happened (RFC 3339) and how long after its receipt (milliseconds; `provider_ms` is
+/// how long before). `null` where a step is not reached yet or not known.
+#[derive(Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub(crate) struct EventLag {
+    /// When the provider says it happened, when it says so.
+    #[schema(required = true, format = DateTime)]
+    occurred_at: Option<String>,
+    /// When hookd received it.
+    #[schema(format = DateTime)]
+    received_at: String,
+    /// When the store committed it.
+    #[schema(format = DateTime)]
+    committed_at: String,
+    /// When the earliest attempt of any of its jobs started.
+    #[schema(required = true, format = DateTime)]
+    first_attempt_at: Option<String>,
+    /// When the last of its jobs succeeded (the end of its succeeding attempt), once
+    /// every job has.
+    #[schema(required = true, format = DateTime)]
+    succeeded_at: Option<String>,
+    /// From when it happened to its receipt: the provider's delay (and any clock skew).
+    #[schema(required = true)]
+    provider_ms: Option<i64>,
+    /// From its receipt to its commit.
+    commit_ms: i64,
+    /// From its receipt to its first attempt.
+    #[schema(required = true)]
+    first_attempt_ms: Option<i64>,
+    /// From its receipt to when its last job succeeded.
+    #[schema(required = true)]
+    succeeded_ms: Option<i64>,
+}
+
+impl EventLag {
+    /// The lag of `event`, whose jobs made `attempts` (one list per job).
+    fn of(event: &store::Event, attempts: &[Vec<store::Attempt>]) -> Self {
+        let first_attempt_at = attempts
+            .iter()
+            .flatten()
+            .map(|attempt| attempt.record.started_at)
+            .min();
+        // Each job's succeeding attempt, or `None` for a job that has not succeeded.
+        let succeeded: Option<Vec<Millis>> = attempts
+            .iter()
+            .map(|job| {
+                job.iter()
+                    .find(|attempt| attempt.outcome == store::AttemptOutcome::Succeeded)
+                    .map(|attempt| {
+                        attempt
+                            .record
+                            .started_at
+                            .saturating_add(attempt.record.duration_ms)
+                    })
+            })
+            .collect();
+        let succeeded_at = succeeded.and_then(|ends| ends.into_iter().max());
+        let since = |at: Millis| at.saturating_sub(event.received_at);
+        Self {
+            occurred_at: event.occurred_at.map(rfc3339::format_millis),
+            received_at: rfc3339::format_millis(event.received_at),
+            committed_at: rfc3339::format_millis(event.committed_at),
+            first_attempt_at: first_attempt_at.map(rfc3339::format_millis),
+            succeeded_at: succeeded_at.map(rfc3339::format_millis),
+            provider_ms: event
+                .occurred_at
+                .map(|occurred| event.received_at.saturating_sub(occurred)),
+            commit_ms: since(event.committed_at),
+            first_attempt_ms: first_attempt_at.map(since),
+            succeeded_ms: succeeded_at.map(since),
+        }
+    }
 }
 
 /// A job of an event, with every attempt.
@@ -559,6 +618,7 @@ async fn get_event(
         futures::future::try_join_all(jobs.iter().map(|job| state.store.attempt_list(job.id)))
             .await?;
     let status = EventStatus::of(event.unrouted, &jobs);
+    let lag = EventLag::of(&event, &attempts);
     let (body, body_encoding) = match String::from_utf8(event.body) {
         Ok(text) => (text, BodyEncoding::Utf8),
         Err(error) => (BASE64.encode(error.as_bytes()), BodyEncoding::Base64),
@@ -588,6 +648,8 @@ async fn get_event(
         provider_event_id: event.provider_event_id,
         occurred_at: event.occurred_at.map(rfc3339::format_millis),
         received_at: rfc3339::format_millis(event.received_at),
+        committed_at: rfc3339::format_millis(event.committed_at),
+        lag,
         status,
         dedup_key: event.dedup_key,
         headers: event
@@ -726,6 +788,7 @@ mod tests {
                     lease_owner: None,
                     created_at: 0,
                     last_error: None,
+                    webhook_id: None,
                 })
                 .collect()
         };
@@ -737,5 +800,71 @@ mod tests {
         assert_eq!(of(&[Ready]), EventStatus::Pending);
         assert_eq!(of(&[Succeeded, Dead]), EventStatus::Dead);
         assert_eq!(of(&[Succeeded, Succeeded]), EventStatus::Succeeded);
+    }
+
+    #[test]
+    fn the_lag_counts_from_receipt_and_succeeds_only_when_every_job_has() {
+        const RECEIVED: Millis = 1_745_350_200_000;
+        let event = store::Event {
+            id: "evt_1".to_owned(),
+            tenant: "default".to_owned(),
+            source: "shop".to_owned(),
+            event_type: "order.paid".to_owned(),
+            provider_event_id: None,
+            dedup_key: "k".to_owned(),
+            occurred_at: Some(RECEIVED - 1_500),
+            received_at: RECEIVED,
+            committed_at: RECEIVED + 4,
+            headers: Vec::new(),
+            body: Vec::new(),
+            unrouted: false,
+        };
+        let attempt = |started: Millis, outcome| store::Attempt {
+            job_id: 1,
+            number: 1,
+            node: "node-a".to_owned(),
+            outcome,
+            record: store::AttemptRecord {
+                started_at: RECEIVED + started,
+                duration_ms: 10,
+                ..store::AttemptRecord::default()
+            },
+        };
+        use store::AttemptOutcome::{Failed, Succeeded};
+        let failed_then_succeeded = vec![attempt(20, Failed), attempt(500, Succeeded)];
+        let lag = EventLag::of(
+            &event,
+            &[failed_then_succeeded.clone(), vec![attempt(30, Succeeded)]],
+        );
+        assert_eq!(
+            lag,
+            EventLag {
+                occurred_at: Some("2025-04-22T19:29:58.500Z".to_owned()),
+                received_at: "2025-04-22T19:30:00.000Z".to_owned(),
+                committed_at: "2025-04-22T19:30:00.004Z".to_owned(),
+                first_attempt_at: Some("2025-04-22T19:30:00.020Z".to_owned()),
+                succeeded_at: Some("2025-04-22T19:30:00.510Z".to_owned()),
+                provider_ms: Some(1_500),
+                commit_ms: 4,
+                first_attempt_ms: Some(20),
+                succeeded_ms: Some(510),
+            }
+        );
+
+        let pending = EventLag::of(&event, &[failed_then_succeeded, vec![attempt(30, Failed)]]);
+        assert_eq!(pending.succeeded_at, None);
+        assert_eq!(pending.succeeded_ms, None);
+        assert_eq!(pending.first_attempt_ms, Some(20));
+
+        let unrouted = EventLag::of(
+            &store::Event {
+                occurred_at: None,
+                ..event
+            },
+            &[],
+        );
+        assert_eq!(unrouted.provider_ms, None);
+        assert_eq!(unrouted.first_attempt_at, None);
+        assert_eq!(unrouted.succeeded_at, None);
     }
 }

@@ -7,8 +7,6 @@
 //! SHA-256 is stored. `hookd token create` makes keys the same way, offline, which is how
 //! the first admin key comes to be.
 
-use std::collections::HashSet;
-
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use hookd_store::{ApiKey, StoreError};
@@ -23,6 +21,7 @@ use super::auth::{
 };
 use super::error::{ApiError, ErrorBody, FieldProblem};
 use super::extract::{Json, Path};
+use super::query::QueryReader;
 use crate::clock::{self, rfc3339};
 
 /// The routes of this resource.
@@ -151,38 +150,18 @@ impl KeyListQuery {
     /// Reads a query string, collecting every problem; unknown and repeated parameters
     /// are problems too.
     fn parse(query: Option<&str>) -> Result<Self, ApiError> {
-        let mut parsed = Self::default();
-        let mut problems = Vec::new();
-        let mut seen = HashSet::new();
-        for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            let mut problem = |text: String| {
-                problems.push(FieldProblem {
-                    path: format!("query.{name}"),
-                    problem: text,
-                });
-            };
-            if !seen.insert(name.clone()) {
-                problem("is given more than once".to_owned());
-                continue;
-            }
-            match &*name {
-                "tenant" => match tenant_problem(&value) {
-                    None => parsed.tenant = Some(value.into_owned()),
-                    Some(text) => problem(text),
-                },
-                "include_revoked" => match &*value {
-                    "true" => parsed.include_revoked = Some(true),
-                    "false" => parsed.include_revoked = Some(false),
-                    _ => problem(format!("`{value}` is not true or false")),
-                },
-                _ => problem("is not a parameter of this operation".to_owned()),
-            }
-        }
-        if problems.is_empty() {
-            Ok(parsed)
-        } else {
-            Err(ApiError::Invalid(problems))
-        }
+        let mut reader = QueryReader::new(query, &["tenant", "include_revoked"]);
+        let parsed = Self {
+            tenant: reader.get("tenant", |value| {
+                tenant_problem(value).map_or_else(|| Ok(value.to_owned()), Err)
+            }),
+            include_revoked: reader.get("include_revoked", |value| match value {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(format!("`{value}` is not true or false")),
+            }),
+        };
+        reader.finish().map(|()| parsed)
     }
 }
 

@@ -4,16 +4,26 @@
 //! needs no token.
 
 pub(crate) mod auth;
+// Configuration objects.
+mod config;
 // Dead letters and audit.
 mod dead;
 mod error;
 mod events;
 mod extract;
+// Stats and health.
+mod health;
 mod keys;
 mod openapi;
 mod page;
 // Queues: depth by state, pause and resume.
 mod queues;
+// Stats and health.
+mod query;
+// Replay.
+mod replay;
+// Stats and health.
+mod stats;
 
 use std::sync::Arc;
 
@@ -24,7 +34,7 @@ use tokio::sync::watch;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::config::Config;
+use crate::config::{Config, Live};
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -33,9 +43,10 @@ pub(crate) struct ApiState {
     /// JWT verification, prepared once at start from `[api]`; `None` when no JWT key is
     /// configured and only API keys authenticate.
     pub(crate) jwt: Option<Arc<auth::JwtVerifier>>,
-    // Queues: the configuration in force, for the queues' settings.
     /// The configuration in force now.
     pub(crate) config: watch::Receiver<Arc<Config>>,
+    /// The configuration in force, and its edits.
+    pub(crate) live: Arc<Live>,
 }
 
 /// Every `/v1` route, and `/v1/openapi.json`.
@@ -49,7 +60,13 @@ pub(crate) fn router(state: ApiState) -> Router {
                 // Queues: depth by state, pause and resume.
                 .merge(queues::router())
                 // Dead letters and audit.
-                .merge(dead::router()),
+                .merge(dead::router())
+                // Replay.
+                .merge(replay::router())
+                // Stats and health.
+                .merge(stats::router())
+                // Configuration objects.
+                .merge(config::router()),
         )
         .split_for_parts();
     let document = Arc::new(document);

@@ -58,6 +58,9 @@ pub(crate) struct QueueRecord {
     name: String,
     /// Jobs it runs at once on each node.
     concurrency: u32,
+    /// Jobs it runs at once across every node; `null` when there is no cluster-wide cap.
+    #[schema(required = true)]
+    global_concurrency: Option<u32>,
     /// Attempts before a job goes dead.
     max_attempts: u32,
     /// True while it claims nothing (it still accepts and stores jobs).
@@ -77,6 +80,7 @@ impl QueueRecord {
         Self {
             name: config.name.clone(),
             concurrency: config.concurrency,
+            global_concurrency: config.global_concurrency,
             max_attempts: config.max_attempts,
             paused,
             depth: QueueDepth {
@@ -101,7 +105,7 @@ pub(crate) struct QueueList {
 }
 
 /// 403 unless the token is an admin of every tenant.
-fn require_root_admin(principal: &Principal) -> Result<(), ApiError> {
+pub(super) fn require_root_admin(principal: &Principal) -> Result<(), ApiError> {
     principal.require(Scope::Admin)?;
     if principal.tenant != ALL_TENANTS {
         return Err(ApiError::Forbidden(format!(

@@ -1,12 +1,15 @@
 //! `hookd config check FILE`: validate a configuration file and name every problem with
-//! its key path.
+//! its key path. `hookd config export`: print the effective configuration, the file with
+//! the objects edited through the API laid over it.
 
 use std::path::PathBuf;
 
-use clap::Subcommand;
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
 
 use super::UsageError;
 use crate::config::{self, Severity};
+use crate::runtime::open_store;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ConfigCommand {
@@ -15,10 +18,25 @@ pub(super) enum ConfigCommand {
         /// The file to check.
         file: PathBuf,
     },
+    /// Print the effective configuration as TOML: the file (with HOOKD_* overrides) and
+    /// the sources, routes, queues and destinations edited through the API, which win.
+    /// The output holds every secret in full: treat it as a secret.
+    Export(ExportArgs),
 }
 
-pub(super) fn run(command: ConfigCommand) -> anyhow::Result<()> {
+#[derive(Debug, Args)]
+pub(super) struct ExportArgs {
+    /// The configuration file; the objects are read from the store it names.
+    #[arg(long, short, default_value = "hookd.toml")]
+    config: PathBuf,
+    /// Read the embedded store in this directory instead of `server.data_dir`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+pub(super) async fn run(command: ConfigCommand) -> anyhow::Result<()> {
     match command {
+        ConfigCommand::Export(args) => export(args).await,
         ConfigCommand::Check { file } => match config::load(&file, std::env::vars()) {
             Ok((config, warnings)) => {
                 for warning in &warnings {
@@ -55,4 +73,35 @@ pub(super) fn run(command: ConfigCommand) -> anyhow::Result<()> {
             }
         },
     }
+}
+
+/// Prints the file with the stored objects laid over it; a gateway may be running on the
+/// same store meanwhile.
+async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let mut config = super::load_config(&args.config)?;
+    if let Some(dir) = args.data_dir {
+        config.server.data_dir = dir;
+    }
+    let store = open_store(&config).await?;
+    let objects = store
+        .config_object_list()
+        .await
+        .context("reading the configuration objects stored through the API");
+    store.close().await;
+    let text = config::overlay::export(&config, &objects?).map_err(|problems| {
+        for problem in problems.iter().filter(|p| p.is_error()) {
+            eprintln!("{problem}");
+        }
+        UsageError(format!(
+            "{}: the objects stored through the API do not fit this file; see above",
+            args.config.display()
+        ))
+    })?;
+    println!(
+        "# The effective configuration: {} with HOOKD_* variables and the objects edited\n\
+         # through the API. It holds every secret in full: keep it as safe as the secrets.\n",
+        args.config.display()
+    );
+    print!("{text}");
+    Ok(())
 }

@@ -26,7 +26,7 @@ pub struct Cli {
 enum Command {
     /// Run the gateway.
     Serve(serve::ServeArgs),
-    /// Work with configuration files.
+    /// Check configuration files, and export the effective configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
     /// Run a test receiver that verifies Standard Webhooks signatures and logs each request.
@@ -83,7 +83,7 @@ impl Cli {
         let result = runtime.block_on(async {
             match self.command {
                 Command::Serve(args) => serve::run(args).await,
-                Command::Config(command) => config::run(command),
+                Command::Config(command) => config::run(command).await,
                 Command::Sink(args) => sink::run(args).await,
                 Command::Send(args) => send::run(args).await,
                 Command::Token(command) => token::run(command).await,

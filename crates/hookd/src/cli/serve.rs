@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::Args;
 use tokio::net::TcpListener;
 
-use crate::runtime::{Gateway, open_store};
+use crate::runtime::{Gateway, open_node_store};
 use crate::telemetry;
 
 #[derive(Debug, Args)]
@@ -40,7 +40,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     telemetry::init(&config.server);
 
-    let store = open_store(&config).await?;
+    let store = open_node_store(&config).await?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;

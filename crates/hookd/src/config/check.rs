@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobSetBuilder};
@@ -49,10 +50,34 @@ pub(crate) const RETENTION_INTERVAL_DEFAULT: Duration = Duration::from_secs(60);
 pub(crate) const RETENTION_BATCH_DEFAULT: u32 = 500;
 // ---- end Retention defaults ----
 
+// Stats.
+use super::StatsConfig;
+use super::raw::RawStats;
+
+/// `stats.flush_interval` when not set: 10 seconds.
+pub(crate) const STATS_FLUSH_INTERVAL_DEFAULT: Duration = Duration::from_secs(10);
+/// `stats.minute_rollups` when not set: 48 hours.
+pub(crate) const STATS_MINUTE_ROLLUPS_DEFAULT: Duration = Duration::from_secs(48 * 60 * 60);
+/// `stats.keep` when not set: 90 days.
+pub(crate) const STATS_KEEP_DEFAULT: Duration = Duration::from_secs(90 * 24 * 60 * 60);
+
 /// `server.listen` when not set.
 pub(crate) const LISTEN_DEFAULT: &str = "127.0.0.1:8080";
 /// `server.data_dir` when not set.
 pub(crate) const DATA_DIR_DEFAULT: &str = "./hookd-data";
+/// `server.database_schema` when not set.
+pub(crate) const DATABASE_SCHEMA_DEFAULT: &str = "hookd";
+/// `server.database_pool_size` when not set.
+pub(crate) const DATABASE_POOL_SIZE_DEFAULT: u32 = 16;
+/// `server.database_connect_timeout` when not set.
+pub(crate) const DATABASE_CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
+/// `server.database_statement_timeout` when not set.
+pub(crate) const DATABASE_STATEMENT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+/// `server.spool_max` when not set, in bytes (1 GiB).
+pub(crate) const SPOOL_MAX_DEFAULT: u64 = 1024 * 1024 * 1024;
+/// The longest `server.database_schema`: the store's change channel,
+/// `hookd_changes.SCHEMA`, must fit the 63 bytes PostgreSQL keeps of a name.
+const DATABASE_SCHEMA_MAX_LEN: usize = 49;
 /// Host part of the default `server.node_id` when the host name cannot be read.
 pub(crate) const NODE_HOST_DEFAULT: &str = "hookd";
 /// Where the host name for the default `server.node_id` is read.
@@ -222,8 +247,9 @@ pub fn load_str(
 
     let mut cx = Checker::default();
     cx.problems.extend(env_problems);
+    let file = Arc::new(table.clone());
     let (raw, declared) = read_raw(table, &mut cx);
-    let config = build(&raw, &declared, &mut cx);
+    let config = build(&raw, &declared, file, &mut cx);
 
     let mut problems = cx.problems;
     name_variables(&mut problems, &applied);
@@ -311,7 +337,13 @@ fn name_variables(problems: &mut [Problem], applied: &[Applied]) {
     }
 }
 
-fn build(raw: &RawConfig, declared: &Declared, cx: &mut Checker) -> Option<Config> {
+/// Checks what `read_raw` made of `file` and builds the validated configuration.
+pub(super) fn build(
+    raw: &RawConfig,
+    declared: &Declared,
+    file: Arc<Table>,
+    cx: &mut Checker,
+) -> Option<Config> {
     let server = build_server(&raw.server, cx);
 
     let mut sources = BTreeMap::new();
@@ -364,7 +396,12 @@ fn build(raw: &RawConfig, declared: &Declared, cx: &mut Checker) -> Option<Confi
 
     let retention = build_retention(&raw.retention, cx);
 
-    let (server, api, retention) = (server?, api?, retention?);
+    let stats = build_stats(&raw.stats, cx);
+    if let Some(stats) = &stats {
+        warn_expected_intervals(&sources, stats, cx);
+    }
+
+    let (server, api, retention, stats) = (server?, api?, retention?, stats?);
     Some(Config {
         server,
         sources,
@@ -373,7 +410,68 @@ fn build(raw: &RawConfig, declared: &Declared, cx: &mut Checker) -> Option<Confi
         routes,
         api,
         retention,
+        stats,
+        file,
     })
+}
+
+/// `[stats]`: every duration more than zero, and hourly rows kept at least as long as
+/// minute rows (else minute rows would be merged into hours already deleted).
+fn build_stats(raw: &RawStats, cx: &mut Checker) -> Option<StatsConfig> {
+    let errors = cx.error_count();
+    let flush_interval = positive(
+        cx,
+        "stats.flush_interval",
+        raw.flush_interval,
+        STATS_FLUSH_INTERVAL_DEFAULT,
+    );
+    let minute_rollups = positive(
+        cx,
+        "stats.minute_rollups",
+        raw.minute_rollups,
+        STATS_MINUTE_ROLLUPS_DEFAULT,
+    );
+    let keep = positive(cx, "stats.keep", raw.keep, STATS_KEEP_DEFAULT);
+    if keep < minute_rollups {
+        cx.error(
+            "stats.keep",
+            format!(
+                "must be at least stats.minute_rollups ({}), or minute rows would be merged \
+                 into hourly rows that are already deleted",
+                humantime::format_duration(minute_rollups)
+            ),
+        );
+    }
+    (cx.error_count() == errors).then_some(StatsConfig {
+        flush_interval,
+        minute_rollups,
+        keep,
+    })
+}
+
+/// Warns of each source whose `expected_interval` is not longer than
+/// `stats.flush_interval`: its deliveries reach the stats only that often, so it would
+/// look disconnected between two flushes.
+fn warn_expected_intervals(
+    sources: &BTreeMap<String, SourceConfig>,
+    stats: &StatsConfig,
+    cx: &mut Checker,
+) {
+    for source in sources.values() {
+        if source
+            .expected_interval
+            .is_some_and(|expected| expected <= stats.flush_interval)
+        {
+            cx.warning(
+                key_path(&key_path("sources", &source.name), "expected_interval"),
+                format!(
+                    "is not longer than stats.flush_interval ({}): deliveries reach the stats \
+                     only that often, so the source would look disconnected between flushes",
+                    humantime::format_duration(stats.flush_interval)
+                ),
+            );
+        }
+    }
 }
 
 /// `[retention]`: every duration more than zero, `batch` a positive count.
@@ -434,6 +532,32 @@ fn build_server(raw: &RawServer, cx: &mut Checker) -> Option<ServerConfig> {
         );
     }
 
+    let database_schema = raw
+        .database_schema
+        .clone()
+        .unwrap_or_else(|| DATABASE_SCHEMA_DEFAULT.to_owned());
+    if let Err(message) = check_schema_name(&database_schema) {
+        cx.error("server.database_schema", message);
+    }
+    let database_pool_size = count(
+        cx,
+        "server.database_pool_size",
+        raw.database_pool_size,
+        DATABASE_POOL_SIZE_DEFAULT,
+    );
+    let database_connect_timeout = positive(
+        cx,
+        "server.database_connect_timeout",
+        raw.database_connect_timeout,
+        DATABASE_CONNECT_TIMEOUT_DEFAULT,
+    );
+    let database_statement_timeout = positive(
+        cx,
+        "server.database_statement_timeout",
+        raw.database_statement_timeout,
+        DATABASE_STATEMENT_TIMEOUT_DEFAULT,
+    );
+
     let node_id = match &raw.node_id {
         Some(id) => {
             if id.trim().is_empty() {
@@ -477,12 +601,49 @@ fn build_server(raw: &RawServer, cx: &mut Checker) -> Option<ServerConfig> {
         listen,
         data_dir: PathBuf::from(data_dir),
         database_url,
+        database_schema,
+        database_pool_size,
+        database_connect_timeout,
+        database_statement_timeout,
+        spool_max: raw.spool_max.map_or(SPOOL_MAX_DEFAULT, |size| size.0),
         node_id,
         shutdown_grace,
         rescue_interval,
         log_level,
         log_format,
     })
+}
+
+/// Checks a PostgreSQL schema name. Only names that need no quoting are taken, so the
+/// schema reads the same in `psql` as in the configuration; `pg_` is reserved by
+/// PostgreSQL for its own schemas.
+fn check_schema_name(name: &str) -> Result<(), String> {
+    let rule = "use lower-case letters, digits and _, not starting with a digit";
+    match name.chars().next() {
+        None => return Err("must not be empty".to_owned()),
+        Some(first) if first.is_ascii_digit() => {
+            return Err(format!("{name:?} starts with a digit; {rule}"));
+        }
+        Some(_) => {}
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|&c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+    {
+        return Err(format!("{name:?} contains {bad:?}; {rule}"));
+    }
+    if name.len() > DATABASE_SCHEMA_MAX_LEN {
+        return Err(format!(
+            "must be at most {DATABASE_SCHEMA_MAX_LEN} characters, not {}",
+            name.len()
+        ));
+    }
+    if name.starts_with("pg_") {
+        return Err(format!(
+            "{name:?}: names starting with pg_ are reserved by PostgreSQL"
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a `tracing` filter. A lone word must be a level: `EnvFilter` would take `verbose`
@@ -592,6 +753,13 @@ fn build_source(name: &str, raw: &RawSource, cx: &mut Checker) -> Option<SourceC
         }),
     };
 
+    let expected_interval = raw.expected_interval.map(|HumanDuration(interval)| {
+        if interval.is_zero() {
+            cx.error(at("expected_interval"), "must be greater than zero");
+        }
+        interval
+    });
+
     let verify = verify?;
     (cx.error_count() == errors).then(|| SourceConfig {
         name: name.to_owned(),
@@ -602,6 +770,7 @@ fn build_source(name: &str, raw: &RawSource, cx: &mut Checker) -> Option<SourceC
         dedup_window,
         max_body,
         format,
+        expected_interval,
     })
 }
 
@@ -725,6 +894,12 @@ fn build_queue(name: &str, raw: &RawQueue, cx: &mut Checker) -> Option<QueueConf
     check_name(cx, &path, name, "queue");
 
     let concurrency = count(cx, &at("concurrency"), raw.concurrency, CONCURRENCY_DEFAULT);
+    // No default: unset means no cluster-wide cap. A value below `concurrency` is allowed
+    // (it is then the tighter limit on every node), so it gets no warning. The fallback
+    // only stands in for a wrong value, which rejects the queue anyway.
+    let global_concurrency = raw
+        .global_concurrency
+        .map(|n| count(cx, &at("global_concurrency"), Some(n), concurrency));
     let max_attempts = count(
         cx,
         &at("max_attempts"),
@@ -774,6 +949,7 @@ fn build_queue(name: &str, raw: &RawQueue, cx: &mut Checker) -> Option<QueueConf
     (cx.error_count() == errors).then(|| QueueConfig {
         name: name.to_owned(),
         concurrency,
+        global_concurrency,
         max_attempts,
         backoff: Backoff { base, max, jitter },
         lease,
@@ -1050,7 +1226,7 @@ fn declared_list(what: &str, names: &BTreeSet<String>) -> String {
 }
 
 /// A `match` value as JSON. Dates and times become their TOML text.
-fn toml_to_json(value: &Value) -> Result<serde_json::Value, String> {
+pub(super) fn toml_to_json(value: &Value) -> Result<serde_json::Value, String> {
     Ok(match value {
         Value::String(s) => serde_json::Value::String(s.clone()),
         Value::Integer(i) => serde_json::Value::from(*i),

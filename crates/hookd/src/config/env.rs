@@ -27,7 +27,7 @@ pub(crate) const ENV_PREFIX: &str = "HOOKD_";
 pub(crate) const ENV_SEPARATOR: &str = "__";
 
 /// First levels a variable may set; any other `HOOKD_` variable is not configuration.
-pub(crate) const ENV_SECTIONS: [&str; 7] = [
+pub(crate) const ENV_SECTIONS: [&str; 8] = [
     "server",
     "sources",
     "queues",
@@ -35,6 +35,7 @@ pub(crate) const ENV_SECTIONS: [&str; 7] = [
     "routes",
     "api",
     "retention",
+    "stats",
 ];
 
 /// One variable that was applied to the configuration.

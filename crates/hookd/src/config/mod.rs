@@ -10,20 +10,30 @@
 //! [`load`] and [`load_str`] are the entry points; the defaults are the `…_DEFAULT`
 //! consts of `check` (and of `api` for `[api]`).
 //!
+//! Configuration objects (sources, routes, queues, destinations) edited through the API
+//! are stored in the store and laid over the file by `overlay`, on the TOML table before
+//! it is read, so they get exactly the file's checks; [`Live`] owns the configuration in
+//! force, applies edits one at a time and follows edits made on other nodes.
+//!
 //! Every other stage reads only the validated types of this file.
 
 mod api;
 pub(crate) mod check;
 pub(crate) mod env;
+mod live;
+pub(crate) mod mask;
+pub(crate) mod overlay;
 pub(crate) mod presets;
 pub(crate) mod raw;
 mod read;
+pub(crate) mod schema;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use globset::GlobSet;
@@ -31,6 +41,8 @@ use hookd_signature::Encoding;
 use hookd_signature::standard_webhooks::Secret;
 
 pub use check::{Problem, Severity, load, load_str};
+pub use live::Live;
+pub(crate) use live::{EditError, Entry, Origin};
 
 /// The validated configuration of one node.
 #[derive(Debug, Clone)]
@@ -49,6 +61,24 @@ pub struct Config {
     pub api: ApiConfig,
     /// `[retention]`.
     pub retention: RetentionConfig,
+    /// `[stats]`.
+    pub stats: StatsConfig,
+    /// The file after the `HOOKD_*` overlay, as a TOML table: the layer that configuration
+    /// objects stored through the API are laid over ([`overlay`]).
+    pub(crate) file: Arc<toml::Table>,
+}
+
+/// `[stats]`: how the counts per source and per queue reach the store and how long they
+/// are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsConfig {
+    /// How often this node adds its counts to the store (`flush_interval`, default 10 s).
+    pub flush_interval: Duration,
+    /// Age at which per-minute rows are merged into hourly ones (`minute_rollups`,
+    /// default 48 h).
+    pub minute_rollups: Duration,
+    /// Age at which hourly rows are deleted (`keep`, default 90 days).
+    pub keep: Duration,
 }
 
 /// `[retention]`: when finished events are deleted, and how.
@@ -124,11 +154,26 @@ pub enum LogFormat {
 pub struct ServerConfig {
     /// Address to listen on (`listen`, default `127.0.0.1:8080`).
     pub listen: SocketAddr,
-    /// Directory of the embedded store (`data_dir`, default `./hookd-data`).
+    /// Directory of the embedded store (`data_dir`, default `./hookd-data`); with
+    /// `database_url`, of the ingest spool.
     pub data_dir: PathBuf,
     /// PostgreSQL URL (`database_url`); when set, the node uses PostgreSQL instead of the
     /// embedded store.
     pub database_url: Option<String>,
+    /// The PostgreSQL schema holding hookd's tables (`database_schema`, default `hookd`).
+    pub database_schema: String,
+    /// Most connections of this node's PostgreSQL pool (`database_pool_size`, default 16).
+    pub database_pool_size: u32,
+    /// How long connecting to PostgreSQL may take (`database_connect_timeout`, default
+    /// 5 s).
+    pub database_connect_timeout: Duration,
+    /// How long one PostgreSQL statement may run (`database_statement_timeout`, default
+    /// 10 s).
+    pub database_statement_timeout: Duration,
+    /// With `database_url`: the most bytes the ingest spool (`spool.db` in `data_dir`)
+    /// may hold while PostgreSQL cannot be reached (`spool_max`, default 1 GiB); 0 turns
+    /// the spool off.
+    pub spool_max: u64,
     /// This node's name in leases and attempts (`node_id`, default host name + pid).
     pub node_id: String,
     /// How long running jobs may take to finish after SIGTERM before they are released
@@ -162,6 +207,9 @@ pub struct SourceConfig {
     pub max_body: usize,
     /// Whether the body must be JSON (`format`, default `json`).
     pub format: BodyFormat,
+    /// Silence longer than this makes the source `disconnected` in the health report
+    /// (`expected_interval`); `None`: silence is never a problem.
+    pub expected_interval: Option<Duration>,
 }
 
 /// What the body of a source must be.
@@ -320,6 +368,10 @@ pub struct QueueConfig {
     pub name: String,
     /// Jobs of this queue running at once on this node (`concurrency`, default 10).
     pub concurrency: u32,
+    /// Jobs of this queue running at once across every node sharing the store
+    /// (`global_concurrency`); `None` (the default) for no cluster-wide cap. The store
+    /// enforces it at each claim.
+    pub global_concurrency: Option<u32>,
     /// Attempts before a job goes dead (`max_attempts`, default 8).
     pub max_attempts: u32,
     /// Wait between attempts (`backoff`).
@@ -397,6 +449,7 @@ impl QueueConfig {
         QueueConfig {
             name: name.to_owned(),
             concurrency: check::CONCURRENCY_DEFAULT,
+            global_concurrency: None,
             max_attempts: check::MAX_ATTEMPTS_DEFAULT,
             backoff: Backoff {
                 base: check::BACKOFF_BASE_DEFAULT,

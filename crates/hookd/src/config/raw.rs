@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use utoipa::ToSchema;
 
 /// The whole file, section by section.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -34,6 +35,8 @@ pub(crate) struct RawConfig {
     pub(crate) api: RawApi,
     /// `[retention]`: how long finished events are kept.
     pub(crate) retention: RawRetention,
+    /// `[stats]`: how the counts per source and per queue are kept.
+    pub(crate) stats: RawStats,
 }
 
 /// `[server]`.
@@ -43,11 +46,34 @@ pub(crate) struct RawServer {
     /// Address and port to listen on, e.g. `"0.0.0.0:8080"`. Default `"127.0.0.1:8080"`.
     pub(crate) listen: Option<String>,
     /// Directory of the embedded store (created when missing). Default `"./hookd-data"`.
-    /// Not used when `database_url` is set.
+    /// With `database_url`, it holds only the ingest spool (`spool_max`).
     pub(crate) data_dir: Option<String>,
     /// PostgreSQL URL (`postgres://user:password@host/db`). When set, the node keeps its data
     /// in PostgreSQL instead of the embedded store, and any number of nodes may share it.
     pub(crate) database_url: Option<String>,
+    /// With `database_url`: the schema holding hookd's tables, created at start when
+    /// missing. Nodes that share a schema share their events, jobs and configuration;
+    /// installations on different schemas of one database share nothing. Lower-case
+    /// letters, digits and `_`, not starting with a digit or `pg_`, at most 49 characters.
+    /// Default `"hookd"`.
+    pub(crate) database_schema: Option<String>,
+    /// With `database_url`: the most connections this node opens to PostgreSQL for its
+    /// work; it opens one more to listen for the other nodes' changes. Default `16`.
+    pub(crate) database_pool_size: Option<i64>,
+    /// With `database_url`: how long connecting to PostgreSQL may take before the
+    /// database counts as unreachable. Default `"5s"`.
+    pub(crate) database_connect_timeout: Option<HumanDuration>,
+    /// With `database_url`: how long one SQL statement may run before PostgreSQL cancels
+    /// it (its `statement_timeout`), and how long a request waits for a free connection,
+    /// so that a stuck lock or a silent network never hangs a request. Default `"10s"`.
+    pub(crate) database_statement_timeout: Option<HumanDuration>,
+    /// With `database_url`: the most the ingest spool may hold (`spool.db` in
+    /// `data_dir`). While PostgreSQL cannot be reached, webhooks are kept there, fsynced
+    /// before their 200, and moved into PostgreSQL in arrival order once it answers;
+    /// beyond this size ingest answers 503 `store_unavailable` with `Retry-After`. Bytes
+    /// or a size with a unit; `0` turns the spool off (ingest answers 503 while
+    /// PostgreSQL cannot be reached). Default `"1GiB"`.
+    pub(crate) spool_max: Option<ByteSizeValue>,
     /// This node's name, recorded in leases and attempts. Default: the host name, `-`, and
     /// the process id.
     pub(crate) node_id: Option<String>,
@@ -122,8 +148,27 @@ pub(crate) struct RawRetention {
     pub(crate) batch: Option<i64>,
 }
 
-/// `[sources.NAME]`: one inbound endpoint, `POST /in/NAME`.
+/// `[stats]`: every node counts what happens per source and per queue (deliveries
+/// received, rejected and duplicated, job outcomes, durations, lags, errors) in memory,
+/// and adds its counts to the store every `flush_interval`, one row per minute. Rows
+/// older than `minute_rollups` are merged into one row per hour, and hourly rows are
+/// deleted after `keep`. The stats do not depend on the events: they outlive
+/// `[retention]`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, expecting = "a table")]
+pub(crate) struct RawStats {
+    /// How often this node adds its counts to the store; what a node counted since is
+    /// not in the stats yet. Default `"10s"`.
+    pub(crate) flush_interval: Option<HumanDuration>,
+    /// How long per-minute rows are kept before they are merged into hourly ones.
+    /// Default `"48h"`.
+    pub(crate) minute_rollups: Option<HumanDuration>,
+    /// How long hourly rows are kept; at least `minute_rollups`. Default `"90d"`.
+    pub(crate) keep: Option<HumanDuration>,
+}
+
+/// `[sources.NAME]`: one inbound endpoint, `POST /in/NAME`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(default, expecting = "a table")]
 pub(crate) struct RawSource {
     /// How requests of this source are verified and read: `"generic-hmac"` (HMAC-SHA256
@@ -131,27 +176,34 @@ pub(crate) struct RawSource {
     /// that knows its scheme, event types and ids: `"standard-webhooks"`, `"github"`,
     /// `"meta"`, `"stripe"`, `"shopify"`, `"slack"`, `"twilio"`, `"highlevel"`,
     /// `"softpro"`. Default `"generic-hmac"`.
+    #[schema(value_type = Option<super::schema::PresetName>)]
     pub(crate) preset: Option<String>,
     /// Owner of the events of this source and of everything derived from them; API tokens
     /// of another tenant do not see them. Default `"default"`.
+    #[schema(min_length = 1)]
     pub(crate) tenant: Option<String>,
     /// The shared secret, or a list of secrets: a request is genuine when any one of them
     /// verifies it, so that a secret can be rotated without downtime. Required, at least one.
+    #[schema(value_type = Option<super::schema::StringOrList>)]
     pub(crate) secrets: Option<OneOrMany<String>>,
     /// The header carrying the signature, e.g. `"x-signature"`. Required.
+    #[schema(min_length = 1)]
     pub(crate) signature_header: Option<String>,
     /// How the signature is written in the header: `"hex"` or `"base64"`. Default `"hex"`.
+    #[schema(value_type = Option<super::schema::EncodingName>)]
     pub(crate) encoding: Option<String>,
     /// Text the header value starts with before the signature, e.g. `"sha256="`. Default: none.
     pub(crate) prefix: Option<String>,
     /// The header carrying the time the request was sent, in unix seconds. When set,
     /// requests older or newer than `tolerance` are rejected. Default: none.
+    #[schema(min_length = 1)]
     pub(crate) timestamp_header: Option<String>,
     /// How far the timestamp may be from now, either way. Default `"5m"`.
     pub(crate) tolerance: Option<HumanDuration>,
     /// What the HMAC covers, as a template: `{body}` (the raw body), `{timestamp}` (the
     /// timestamp header's value), `{id}` (the event id, see `event_id`), `{header:NAME}`
     /// (any header's value), and literal text between them. Default `"{body}"`.
+    #[schema(min_length = 1)]
     pub(crate) signed_payload: Option<String>,
     /// Where the event type is: `{ json = "/type" }` (a JSON pointer into the body) or
     /// `{ header = "x-event-type" }`. Default: none (the type is empty).
@@ -165,8 +217,13 @@ pub(crate) struct RawSource {
     /// Largest request body accepted: a number of bytes or a size such as `"512KiB"` or
     /// `"1MiB"`. Larger requests are answered 413. Default `"1MiB"`.
     pub(crate) max_body: Option<ByteSizeValue>,
+    /// How often deliveries are expected: a source that has received nothing for longer
+    /// than this (or nothing at all) is `disconnected` in `GET /v1/health`. Keep it well
+    /// above `[stats] flush_interval`. Default: none (silence is never a problem).
+    pub(crate) expected_interval: Option<HumanDuration>,
     /// `"json"`: the body must be JSON (400 otherwise) and JSON pointers can be used;
     /// `"raw"`: the body is kept as bytes and never parsed. Default `"json"`.
+    #[schema(value_type = Option<super::schema::FormatName>)]
     pub(crate) format: Option<String>,
     /// `meta`: the token Meta sends as `hub.verify_token` in the `GET` subscription
     /// handshake; the challenge is answered only when it matches. Default: none (every
@@ -177,18 +234,21 @@ pub(crate) struct RawSource {
     pub(crate) public_url: Option<String>,
     /// `highlevel`: the Ed25519 public key (PEM), or several, that verify
     /// `x-ghl-signature`. Default: HighLevel's published key.
+    #[schema(value_type = Option<super::schema::StringOrList>)]
     pub(crate) public_key_ed25519: Option<OneOrMany<String>>,
     /// `highlevel`: the RSA public key (PEM), or several, that verify the legacy
     /// `x-wh-signature`. Default: HighLevel's published key.
+    #[schema(value_type = Option<super::schema::StringOrList>)]
     pub(crate) public_key_rsa: Option<OneOrMany<String>>,
 }
 
 /// `{ json = "/pointer" }` or `{ header = "name" }`: a field of the request.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(
     default,
     expecting = r#"a table such as { json = "/type" } or { header = "x-event-type" }"#
 )]
+#[schema(as = FieldRef)]
 pub(crate) struct RawFieldRef {
     /// A JSON pointer into the body (RFC 6901), e.g. `"/type"` or `"/data/object/id"`.
     pub(crate) json: Option<String>,
@@ -197,12 +257,20 @@ pub(crate) struct RawFieldRef {
 }
 
 /// `[queues.NAME]`: a lane of work with its own workers and retry policy.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(default, expecting = "a table")]
 pub(crate) struct RawQueue {
     /// Jobs of this queue that run at once on each node. Default `10`.
+    #[schema(minimum = 1)]
     pub(crate) concurrency: Option<i64>,
+    /// Jobs of this queue that run at once across every node sharing the store, e.g. to
+    /// bound what its destinations receive from the whole cluster: a node claims only
+    /// while both this and its own `concurrency` leave room. Default: none (no
+    /// cluster-wide cap; the queue runs up to nodes × `concurrency` jobs at once).
+    #[schema(minimum = 1)]
+    pub(crate) global_concurrency: Option<i64>,
     /// Attempts of one job, the first included, before it goes dead. Default `8`.
+    #[schema(minimum = 1)]
     pub(crate) max_attempts: Option<i64>,
     /// Wait between attempts: `{ base = "2s", max = "1h", jitter = "full" }`.
     pub(crate) backoff: Option<RawBackoff>,
@@ -212,11 +280,12 @@ pub(crate) struct RawQueue {
 }
 
 /// `backoff = { base = "2s", max = "1h", jitter = "full" }`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(
     default,
     expecting = r#"a table such as { base = "2s", max = "1h", jitter = "full" }"#
 )]
+#[schema(as = Backoff)]
 pub(crate) struct RawBackoff {
     /// Wait after the first failed attempt; it doubles with each further one. Default `"2s"`.
     pub(crate) base: Option<HumanDuration>,
@@ -224,17 +293,29 @@ pub(crate) struct RawBackoff {
     pub(crate) max: Option<HumanDuration>,
     /// `"full"`: wait a random time between zero and the computed wait, so that many failed
     /// jobs do not retry at once; `"none"`: wait exactly the computed time. Default `"full"`.
+    #[schema(value_type = Option<super::schema::JitterName>)]
     pub(crate) jitter: Option<String>,
 }
 
 /// `[destinations.NAME]`: an HTTP endpoint hookd forwards events to.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(default, expecting = "a table")]
 pub(crate) struct RawDestination {
     /// Where events are POSTed: an `http` or `https` URL. Required.
+    #[schema(
+        value_type = String,
+        required = true,
+        pattern = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#]\S*)?$"
+    )]
     pub(crate) url: Option<String>,
     /// The Standard Webhooks secret (`whsec_` + base64) hookd signs each request with, so
-    /// that the receiver can verify it. Required.
+    /// that the receiver can verify it. Required. Shown masked (`••••` and its last four
+    /// characters); sending the masked value back keeps the secret.
+    #[schema(
+        value_type = String,
+        required = true,
+        pattern = r"^(whsec_([A-Za-z0-9+/]{4}){6,16}|••••[A-Za-z0-9+/=]{0,4})$"
+    )]
     pub(crate) secret: Option<String>,
     /// Time allowed for one attempt, from connecting to the last byte of the answer.
     /// Default `"30s"`.
@@ -245,31 +326,37 @@ pub(crate) struct RawDestination {
 }
 
 /// `[[routes]]`: one rule; an event gets one job for every route it matches.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(default, expecting = "a table")]
 pub(crate) struct RawRoute {
     /// A name for the route, shown in the API and dashboard. Default `"routes[N]"` (N counts
     /// from 0 in file order).
     pub(crate) name: Option<String>,
     /// The source, or a list of sources, whose events this route takes. Required.
+    #[schema(value_type = super::schema::StringOrList, required = true)]
     pub(crate) source: Option<OneOrMany<String>>,
     /// Globs on the event type, e.g. `["order.*", "refund.created"]`; `*` matches any text,
     /// dots included. Default: every type.
+    #[schema(value_type = Option<super::schema::StringOrList>)]
     pub(crate) types: Option<OneOrMany<String>>,
     /// Conditions on the body: JSON pointer = value, all must hold, e.g.
     /// `{ "/status" = "paid" }`. Default: none.
     #[serde(rename = "match")]
+    #[schema(value_type = Option<Object>)]
     pub(crate) conditions: Option<BTreeMap<String, toml::Value>>,
     /// The queue the jobs go to. Default `"default"`.
     pub(crate) queue: Option<String>,
     /// Within the queue, `1` runs first … `5` last. Default `3`.
+    #[schema(minimum = 1, maximum = 5)]
     pub(crate) priority: Option<i64>,
     /// JSON pointers (one or a list) whose values form the ordering key: jobs with the same
     /// key in one queue run one at a time, oldest first. Default: none (jobs run in parallel).
+    #[schema(value_type = Option<super::schema::StringOrList>)]
     pub(crate) ordering_key: Option<OneOrMany<String>>,
     /// How long to wait before the first attempt. Default `"0s"`.
     pub(crate) delay: Option<HumanDuration>,
     /// The `[destinations]` key the jobs are forwarded to. Required.
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub(crate) destination: Option<String>,
 }
 
@@ -298,6 +385,13 @@ impl<'de> Deserialize<'de> for HumanDuration {
         }
 
         deserializer.deserialize_str(DurationVisitor)
+    }
+}
+
+impl Serialize for HumanDuration {
+    /// As `humantime` writes it (`"1h 30m"`), which reads back as the same duration.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&humantime::format_duration(self.0))
     }
 }
 
@@ -343,6 +437,13 @@ impl<'de> Deserialize<'de> for ByteSizeValue {
     }
 }
 
+impl Serialize for ByteSizeValue {
+    /// As the number of bytes.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.0)
+    }
+}
+
 /// One value or a list of them: `secrets = "s"` is `secrets = ["s"]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OneOrMany<T>(pub(crate) Vec<T>);
@@ -373,5 +474,12 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
         }
 
         deserializer.deserialize_any(OneOrManyVisitor(std::marker::PhantomData))
+    }
+}
+
+impl<T: Serialize> Serialize for OneOrMany<T> {
+    /// As a list, which reads back as the same values.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
     }
 }

@@ -16,6 +16,7 @@ use toml::{Table, Value};
 use super::check::{Checker, key_path};
 use super::raw::{
     RawApi, RawBackoff, RawConfig, RawFieldRef, RawQueue, RawRetention, RawServer, RawSource,
+    RawStats,
 };
 
 /// How many type errors one entry may report before the rest of it is skipped.
@@ -50,6 +51,11 @@ pub(super) fn read_raw(table: Table, cx: &mut Checker) -> (RawConfig, Declared) 
             "retention" => {
                 if let Some(retention) = read_entry::<RawRetention>(value, "retention", cx) {
                     raw.retention = retention;
+                }
+            }
+            "stats" => {
+                if let Some(stats) = read_entry::<RawStats>(value, "stats", cx) {
+                    raw.stats = stats;
                 }
             }
             "sources" => {
@@ -89,7 +95,7 @@ pub(super) fn read_raw(table: Table, cx: &mut Checker) -> (RawConfig, Declared) 
             _ => cx.error(
                 key_path("", &key),
                 "unknown key; known sections: server, sources, queues, destinations, routes, api, \
-                 retention",
+                 retention, stats",
             ),
         }
     }

@@ -131,6 +131,11 @@ fn the_bundled_example_documents_every_key() {
             "listen",
             "data_dir",
             "database_url",
+            "database_schema",
+            "database_pool_size",
+            "database_connect_timeout",
+            "database_statement_timeout",
+            "spool_max",
             "node_id",
             "shutdown_grace",
             "rescue_interval",
@@ -157,6 +162,7 @@ fn the_bundled_example_documents_every_key() {
             "max_body",
             "format",
             "concurrency",
+            "global_concurrency",
             "max_attempts",
         ],
         &[
@@ -189,6 +195,13 @@ fn the_bundled_example_documents_every_key() {
         ],
         // Retention.
         &["succeeded", "dead", "interval", "batch"],
+        // Stats.
+        &[
+            "flush_interval",
+            "minute_rollups",
+            "keep",
+            "expected_interval",
+        ],
     ];
     for key in keys.iter().flat_map(|k| k.iter()) {
         let set = format!("\n{key} = ");
@@ -208,6 +221,10 @@ fn an_empty_file_is_a_working_configuration_with_defaults() {
     assert_eq!(server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(server.data_dir, std::path::PathBuf::from("./hookd-data"));
     assert_eq!(server.database_url, None);
+    assert_eq!(server.database_schema, "hookd");
+    assert_eq!(server.database_pool_size, 16);
+    assert_eq!(server.database_connect_timeout, Duration::from_secs(5));
+    assert_eq!(server.database_statement_timeout, Duration::from_secs(10));
     assert!(
         server
             .node_id
@@ -255,6 +272,7 @@ fn defaults_are_filled_in() {
     let default = &config.queues["default"];
     assert_eq!(default.name, "default");
     assert_eq!(default.concurrency, 10);
+    assert_eq!(default.global_concurrency, None);
     assert_eq!(default.max_attempts, 8);
     assert_eq!(
         default.backoff,
@@ -309,6 +327,7 @@ event_id = { json = "/id" }
 
 [queues.bulk]
 concurrency = 0
+global_concurrency = 0
 max_attempts = -1
 backoff = { base = "2h", max = "1h", jitter = "some" }
 
@@ -348,6 +367,7 @@ destination = "app"
         "error: sources.shop.signed_payload: unknown placeholder {bdy}",
         "error: sources.shop.tolerance: must be greater than zero",
         "error: queues.bulk.concurrency: must be at least 1, not 0",
+        "error: queues.bulk.global_concurrency: must be at least 1, not 0",
         "error: queues.bulk.max_attempts: must be at least 1, not -1",
         "error: queues.bulk.backoff: base (2h) is longer than max (1h)",
         "error: queues.bulk.backoff.jitter: unknown jitter \"some\"; known: full, none",
@@ -391,7 +411,7 @@ fn unknown_keys_are_errors_with_a_suggestion() {
     assert_eq!(
         got,
         [
-            "error: metrics: unknown key; known sections: server, sources, queues, destinations, routes, api, retention",
+            "error: metrics: unknown key; known sections: server, sources, queues, destinations, routes, api, retention, stats",
             "error: queues.q.backoff.bass: unknown key; did you mean `base`?",
             "error: queues.q.concurency: unknown key; did you mean `concurrency`?",
             "error: sources.shop.secret: unknown key; did you mean `secrets`?",
@@ -577,6 +597,8 @@ fn the_environment_overrides_the_file() {
     let vars = env(&[
         ("HOOKD_SERVER__LISTEN", "127.0.0.1:9090"),
         ("HOOKD_QUEUES__DEFAULT__CONCURRENCY", "20"),
+        // Below the queue's `concurrency` (10) on purpose: that is no problem.
+        ("HOOKD_QUEUES__BULK__GLOBAL_CONCURRENCY", "3"),
         (
             "HOOKD_QUEUES__BULK__BACKOFF",
             r#"{ base = "1s", max = "10s", jitter = "none" }"#,
@@ -597,6 +619,8 @@ fn the_environment_overrides_the_file() {
     assert!(warnings.is_empty(), "{warnings:#?}");
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:9090");
     assert_eq!(config.queues["default"].concurrency, 20);
+    assert_eq!(config.queues["default"].global_concurrency, None);
+    assert_eq!(config.queues["bulk"].global_concurrency, Some(3));
     assert_eq!(config.queues["bulk"].backoff.max, Duration::from_secs(10));
     assert_eq!(config.queues["bulk"].backoff.jitter, Jitter::None);
     let shop = &config.sources["shop"];
@@ -754,6 +778,70 @@ fn server_values_are_checked() {
         config.server.database_url.as_deref(),
         Some("postgres://h/db")
     );
+}
+
+#[test]
+fn database_keys_are_checked() {
+    let text = "[server]\ndatabase_url = \"postgres://h/db\"\ndatabase_schema = \"Hookd\"\n\
+                database_pool_size = 0\ndatabase_connect_timeout = \"0s\"\n\
+                database_statement_timeout = \"0ms\"\n";
+    assert_eq!(
+        problems(text, no_env()),
+        [
+            "error: server.database_schema: \"Hookd\" contains 'H'; use lower-case letters, \
+             digits and _, not starting with a digit",
+            "error: server.database_pool_size: must be at least 1, not 0",
+            "error: server.database_connect_timeout: must be greater than zero",
+            "error: server.database_statement_timeout: must be greater than zero",
+        ]
+    );
+
+    for (schema, problem) in [
+        ("", "must not be empty"),
+        ("1st", "\"1st\" starts with a digit"),
+        ("hookd-prod", "\"hookd-prod\" contains '-'"),
+        (
+            "pg_hookd",
+            "names starting with pg_ are reserved by PostgreSQL",
+        ),
+        (&"s".repeat(50), "must be at most 49 characters, not 50"),
+    ] {
+        let text = format!("[server]\ndatabase_schema = \"{schema}\"\n");
+        let got = problems(&text, no_env());
+        assert_eq!(got.len(), 1, "{schema}: {got:#?}");
+        assert!(
+            got[0].starts_with("error: server.database_schema: ") && got[0].contains(problem),
+            "{schema}: {got:#?}"
+        );
+    }
+
+    let (config, warnings) = ok(
+        "[server]\ndatabase_url = \"postgresql://hookd@db/hookd\"\ndatabase_schema = \"hookd_2\"\n\
+         database_pool_size = 40\ndatabase_connect_timeout = \"2s\"\n\
+         database_statement_timeout = \"1m\"\n",
+        no_env(),
+    );
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    assert_eq!(config.server.database_schema, "hookd_2");
+    assert_eq!(config.server.database_pool_size, 40);
+    assert_eq!(
+        config.server.database_connect_timeout,
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        config.server.database_statement_timeout,
+        Duration::from_secs(60)
+    );
+
+    let (config, _) = ok(
+        "",
+        env(&[
+            ("HOOKD_SERVER__DATABASE_SCHEMA", "tenant_a"),
+            ("HOOKD_SERVER__DATABASE_POOL_SIZE", "4"),
+        ]),
+    );
+    assert_eq!(config.server.database_schema, "tenant_a");
+    assert_eq!(config.server.database_pool_size, 4);
 }
 
 #[test]
@@ -915,4 +1003,92 @@ fn retention_values_are_checked_with_their_paths() {
             "missing {expected:?} in {got:#?}"
         );
     }
+}
+
+// ---- Stats ----
+
+#[test]
+fn stats_defaults_and_values() {
+    let (config, _) = ok(&minimal(), no_env());
+    let s = config.stats;
+    assert_eq!(s.flush_interval, Duration::from_secs(10));
+    assert_eq!(s.minute_rollups, Duration::from_secs(48 * 60 * 60));
+    assert_eq!(s.keep, Duration::from_secs(90 * 24 * 60 * 60));
+    assert_eq!(config.sources["shop"].expected_interval, None);
+
+    let text = format!(
+        "{}\n[stats]\nflush_interval = \"100ms\"\nminute_rollups = \"2h\"\nkeep = \"7d\"\n",
+        minimal().replace(
+            "secrets = \"s3cr3t\"",
+            "secrets = \"s3cr3t\"\nexpected_interval = \"15m\""
+        )
+    );
+    let (config, warnings) = ok(&text, no_env());
+    assert!(
+        !warnings.iter().any(|w| w.contains("stats")),
+        "{warnings:#?}"
+    );
+    let s = config.stats;
+    assert_eq!(s.flush_interval, Duration::from_millis(100));
+    assert_eq!(s.minute_rollups, Duration::from_secs(2 * 60 * 60));
+    assert_eq!(s.keep, Duration::from_secs(7 * 24 * 60 * 60));
+    assert_eq!(
+        config.sources["shop"].expected_interval,
+        Some(Duration::from_secs(15 * 60))
+    );
+}
+
+#[test]
+fn stats_values_are_checked_with_their_paths() {
+    let text = format!(
+        "{}\n[stats]\nflush_interval = \"0s\"\nminute_rollups = \"0s\"\nkeep = \"0s\"\n\
+         interval = \"1m\"\n",
+        minimal().replace(
+            "secrets = \"s3cr3t\"",
+            "secrets = \"s3cr3t\"\nexpected_interval = \"0s\""
+        )
+    );
+    let got = problems(&text, no_env());
+    for expected in [
+        "error: sources.shop.expected_interval: must be greater than zero",
+        "error: stats.flush_interval: must be greater than zero",
+        "error: stats.minute_rollups: must be greater than zero",
+        "error: stats.keep: must be greater than zero",
+        "error: stats.interval: unknown key",
+    ] {
+        assert!(
+            got.iter().any(|p| p.starts_with(expected)),
+            "missing {expected:?} in {got:#?}"
+        );
+    }
+
+    let got = problems(
+        "[stats]\nminute_rollups = \"7d\"\nkeep = \"1d\"\n",
+        no_env(),
+    );
+    assert_eq!(
+        got,
+        [
+            "error: stats.keep: must be at least stats.minute_rollups (7days), or minute rows \
+             would be merged into hourly rows that are already deleted"
+        ]
+    );
+}
+
+#[test]
+fn an_expected_interval_within_one_flush_is_a_warning() {
+    let text = format!(
+        "{}\n[stats]\nflush_interval = \"30s\"\n",
+        minimal().replace(
+            "secrets = \"s3cr3t\"",
+            "secrets = \"s3cr3t\"\nexpected_interval = \"20s\""
+        )
+    );
+    let (_, warnings) = ok(&text, no_env());
+    assert!(
+        warnings.iter().any(|w| w.starts_with(
+            "warning: sources.shop.expected_interval: is not longer than stats.flush_interval (30s)"
+        )),
+        "{warnings:#?}"
+    );
 }

@@ -10,25 +10,35 @@ use crate::config::{Config, QueueConfig};
 use crate::runtime::Services;
 use crate::targets::http::{HttpTarget, Verdict};
 use crate::telemetry::events::{AttemptFinished, JobFinished, JobStarted};
+use crate::telemetry::stats::SourceRef;
 
 /// Runs `claimed` and writes its completion. A completion that cannot be written is
 /// logged and left to the lease: the rescuer brings the job back.
 pub(super) async fn execute(services: Services, http: &HttpTarget, claimed: ClaimedJob) {
     let config = services.config.borrow().clone();
     let job = &claimed.job;
+    let source = SourceRef {
+        name: &claimed.event.source,
+        tenant: &claimed.event.tenant,
+    };
+    // A job made with its event waits from the event's arrival; one a replay added
+    // later, from when it was made.
+    let waiting_since = claimed.event.received_at.max(job.created_at);
     JobStarted {
         queue: &job.queue,
+        source,
         job_id: job.id,
         event_id: &job.event_id,
         attempt: job.attempts,
-        received_at: claimed.event.received_at,
+        waiting_since,
         started_at: clock::now_millis(),
     }
-    .emit();
+    .emit(&services.stats);
     let (verdict, record) = match &job.target {
         Target::Http { destination } => match config.destinations.get(destination) {
             Some(dest) => {
-                let delivery = http.deliver(dest, &claimed.event).await;
+                let webhook_id = job.webhook_id(&claimed.event);
+                let delivery = http.deliver(dest, &claimed.event, webhook_id).await;
                 (delivery.verdict, delivery.record)
             }
             None => (
@@ -60,17 +70,23 @@ pub(super) async fn execute(services: Services, http: &HttpTarget, claimed: Clai
     .emit();
 
     let policy = queue_policy(&config, &job.queue);
-    let outcome = decide(&policy, job.attempts, &verdict, clock::now_millis());
+    let finished_at = clock::now_millis();
+    let outcome = decide(&policy, job.attempts, &verdict, finished_at);
     // Logged and counted once the store holds it, so a completion that is refused or
     // lost (the job comes back) is not counted twice.
     let error = record.error.clone();
     let finished = JobFinished {
         queue: &job.queue,
+        source,
         job_id: job.id,
         event_id: &job.event_id,
         attempt: job.attempts,
         outcome,
+        status_code: record.status_code,
         error: error.as_deref(),
+        duration_ms: record.duration_ms,
+        waiting_since,
+        finished_at,
     };
 
     let completion = JobCompletion {
@@ -84,7 +100,7 @@ pub(super) async fn execute(services: Services, http: &HttpTarget, claimed: Clai
         Ok(applied) if applied.first() == Some(&false) => {
             tracing::info!(job_id = job.id, event_id = %job.event_id, "completion ignored: the lease had passed to another attempt");
         }
-        Ok(_) => finished.emit(),
+        Ok(_) => finished.emit(&services.stats),
         Err(error) => {
             tracing::error!(job_id = job.id, event_id = %job.event_id, %error, "job completion could not be written; the job returns when its lease expires");
         }

@@ -11,6 +11,15 @@
 //! then kept by [`StoreChange::QueuePaused`], so deciding to claim costs no query; a
 //! resume wakes the pool at once.
 //!
+//! The queue's `global_concurrency`, its cap across every node, travels with each claim
+//! and the store enforces it; a pool that got less than its free slots because of it
+//! finds the slots other nodes freed at its next claim (its own jobs' ends, wake-ups,
+//! the poll).
+//!
+//! Settings are read from the configuration in force at every claim, and a change of it
+//! is a reason to claim (a larger `concurrency`). When the queue is deleted from the
+//! configuration, the pool claims nothing more and ends once it runs nothing.
+//!
 //! On shutdown the pool stops claiming, lets running jobs finish within the shutdown
 //! grace, then aborts the rest and releases them so that they run again at once on the
 //! next start (or on another node).
@@ -62,7 +71,9 @@ impl Pool {
     pub(super) async fn run(mut self) {
         let mut changes = self.services.store.subscribe();
         let mut changes_open = true;
-        let lease = self.settings().1;
+        let mut config = self.services.config.clone();
+        let mut config_open = true;
+        let mut lease = self.settings().1;
         let mut heartbeat = tokio::time::interval(lease / 3);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // `want_claim` is set by every reason to look at the store; `wake_at` is when to
@@ -72,6 +83,15 @@ impl Pool {
         let mut wake_at = Instant::now();
 
         loop {
+            if !self.is_configured() {
+                if self.running.is_empty() {
+                    tracing::info!("the queue was deleted; its pool stops");
+                    return;
+                }
+                // Only the running jobs' ends matter now.
+                want_claim = false;
+                wake_at = Instant::now() + POLL_INTERVAL_DEFAULT;
+            }
             if want_claim {
                 want_claim = false;
                 wake_at = match self.claim().await {
@@ -106,6 +126,18 @@ impl Pool {
                     }
                     Err(RecvError::Closed) => changes_open = false,
                 },
+                changed = config.changed(), if config_open => {
+                    if changed.is_err() {
+                        config_open = false;
+                    }
+                    let now = self.settings().1;
+                    if now != lease {
+                        lease = now;
+                        heartbeat = tokio::time::interval(lease / 3);
+                        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                    }
+                    want_claim = true;
+                }
                 () = tokio::time::sleep_until(wake_at) => want_claim = true,
                 _ = heartbeat.tick(), if !self.running.is_empty() => self.renew_leases().await,
             }
@@ -114,15 +146,28 @@ impl Pool {
         self.drain().await;
     }
 
-    /// `(concurrency, lease)` as configured now.
-    fn settings(&self) -> (u32, Duration) {
+    /// Whether the queue is in the configuration in force.
+    fn is_configured(&self) -> bool {
+        self.services
+            .config
+            .borrow()
+            .queues
+            .contains_key(&self.queue)
+    }
+
+    /// `(concurrency, lease, global_concurrency)` as configured now.
+    fn settings(&self) -> (u32, Duration, Option<u32>) {
         let config = self.services.config.borrow();
         config.queues.get(&self.queue).map_or_else(
             || {
                 let defaults = crate::config::QueueConfig::defaults(&self.queue);
-                (defaults.concurrency, defaults.lease)
+                (
+                    defaults.concurrency,
+                    defaults.lease,
+                    defaults.global_concurrency,
+                )
             },
-            |q| (q.concurrency, q.lease),
+            |q| (q.concurrency, q.lease, q.global_concurrency),
         )
     }
 
@@ -132,7 +177,7 @@ impl Pool {
         if self.is_paused().await? {
             return Ok(None);
         }
-        let (concurrency, lease) = self.settings();
+        let (concurrency, lease, global_concurrency) = self.settings();
         let free =
             concurrency.saturating_sub(u32::try_from(self.running.len()).unwrap_or(u32::MAX));
         if free == 0 {
@@ -142,6 +187,7 @@ impl Pool {
         let claim = JobClaim {
             queue: self.queue.clone(),
             limit: free,
+            max_running: global_concurrency,
             now,
             lease_until: now.saturating_add(clock::millis(lease)),
             node: self.services.node.clone(),

@@ -19,7 +19,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use hookd_store::{InsertOutcome, NewEvent, Store};
+use hookd_store::{InsertOutcome, Millis, NewEvent, Store};
 use serde::Serialize;
 use tokio::sync::watch;
 use ulid::Ulid;
@@ -31,14 +31,17 @@ use crate::clock;
 use crate::config::{Config, SourceConfig};
 use crate::route::{self, RouteInput};
 use crate::telemetry::events::{
-    EventsCommitted, UnkeyedJob, WebhookDuplicate, WebhookReceived, WebhookRejected,
+    CommittedEvent, EventsCommitted, UnkeyedJob, WebhookDuplicate, WebhookReceived, WebhookRejected,
 };
+use crate::telemetry::stats::{SourceRef, Stats};
 
 /// What the ingest handlers share.
 #[derive(Clone)]
 pub(crate) struct IngestState {
     pub(crate) config: watch::Receiver<Arc<Config>>,
     pub(crate) store: Arc<dyn Store>,
+    /// This node's stats, which the telemetry events count into.
+    pub(crate) stats: Arc<Stats>,
 }
 
 /// The ingest routes: `POST /in/{source}`, and `GET` for sources with a handshake.
@@ -72,11 +75,12 @@ async fn receive(
     body: Body,
 ) -> Result<Response, IngestError> {
     let config = state.config.borrow().clone();
-    let source = config.sources.contains_key(&name).then_some(name.as_str());
-    WebhookReceived { source }.emit();
+    let source = config.sources.get(&name).map(SourceRef::from);
+    WebhookReceived { source }.emit(&state.stats);
     let result = accept(
         &config,
         &*state.store,
+        &state.stats,
         &name,
         query.as_deref(),
         &headers,
@@ -89,7 +93,7 @@ async fn receive(
             reason: rejection.code(),
             detail: rejection,
         }
-        .emit();
+        .emit(&state.stats);
     }
     result
 }
@@ -97,6 +101,7 @@ async fn receive(
 async fn accept(
     config: &Config,
     store: &dyn Store,
+    stats: &Stats,
     name: &str,
     query: Option<&str>,
     headers: &HeaderMap,
@@ -137,6 +142,8 @@ async fn accept(
     let outcomes = if events.is_empty() {
         Vec::new()
     } else {
+        // What telemetry tells of each event once it is stored: the store takes the events.
+        let planned: Vec<Planned> = events.iter().map(Planned::of).collect();
         let started = std::time::Instant::now();
         let outcomes = store
             .event_insert_with_jobs(events)
@@ -145,31 +152,69 @@ async fn accept(
                 tracing::error!(%error, "events could not be committed");
                 IngestError::StoreUnavailable
             })?;
-        committed(name, &outcomes, clock::millis(started.elapsed()));
+        let duration_ms = clock::millis(started.elapsed());
+        committed(
+            stats,
+            SourceRef::from(source),
+            &outcomes,
+            &planned,
+            received_at,
+            duration_ms,
+        );
         outcomes
     };
     Ok(Json(answer(&outcomes)).into_response())
 }
 
-/// Emits what the store's answer says: the new events and each duplicate.
-fn committed(source: &str, outcomes: &[InsertOutcome], duration_ms: i64) {
+/// What telemetry needs of an event handed to the store.
+struct Planned {
+    occurred_at: Option<Millis>,
+    /// The queue of each of its jobs.
+    queues: Vec<String>,
+}
+
+impl Planned {
+    fn of(event: &NewEvent) -> Self {
+        Self {
+            occurred_at: event.occurred_at,
+            queues: event.jobs.iter().map(|job| job.queue.clone()).collect(),
+        }
+    }
+}
+
+/// Emits what the store's answer says: the new events and each duplicate. `outcomes`
+/// and `planned` are in the order of the events.
+fn committed(
+    stats: &Stats,
+    source: SourceRef<'_>,
+    outcomes: &[InsertOutcome],
+    planned: &[Planned],
+    received_at: Millis,
+    duration_ms: Millis,
+) {
     let mut inserted = Vec::with_capacity(outcomes.len());
-    for outcome in outcomes {
+    for (outcome, planned) in outcomes.iter().zip(planned) {
         match outcome {
-            InsertOutcome::Inserted { id } => inserted.push(id.as_str()),
+            InsertOutcome::Inserted { id } => inserted.push(CommittedEvent {
+                id,
+                occurred_at: planned.occurred_at,
+                queues: &planned.queues,
+            }),
             InsertOutcome::Duplicate { original_id } => WebhookDuplicate {
                 source,
                 event_id: original_id,
             }
-            .emit(),
+            .emit(stats),
         }
     }
     EventsCommitted {
         source,
-        event_ids: &inserted,
+        events: &inserted,
+        received_at,
+        committed_at: clock::now_millis(),
         duration_ms,
     }
-    .emit();
+    .emit(stats);
 }
 
 /// The event to store for one extracted event: routed, with its own body when the

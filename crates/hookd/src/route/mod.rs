@@ -4,7 +4,8 @@
 //! matches on its sources, its type globs and its `match` conditions (JSON pointer =
 //! value, all must hold). The job takes the route's queue, priority, delay, destination,
 //! and an ordering key built from the route's JSON pointers. An event no route matches
-//! makes no job and is stored as unrouted. Used by ingest, and later by replay.
+//! makes no job and is stored as unrouted. Used by ingest, and by replay for an event
+//! stored earlier.
 
 use hookd_store::{Millis, NewJob, Target};
 use serde_json::Value;
@@ -19,6 +20,7 @@ pub(crate) struct RouteInput<'a> {
     pub(crate) event_type: &'a str,
     /// The parsed body; `None` for raw sources.
     pub(crate) body: Option<&'a Value>,
+    /// When route delays count from: the event's arrival, or now for a replay.
     pub(crate) received_at: Millis,
 }
 

@@ -80,6 +80,7 @@ fn event(id: &str, body: &str) -> Event {
         dedup_key: id.to_owned(),
         occurred_at: None,
         received_at: 1_700_000_000_000,
+        committed_at: 1_700_000_000_000,
         headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
         body: body.as_bytes().to_vec(),
         unrouted: false,
@@ -106,7 +107,9 @@ async fn verified_delivery_is_recorded_in_memory_and_in_the_file() {
     let target = HttpTarget::new().unwrap();
     let dest = destination(setup.sink.addr(), "/hooks", SECRET, WAIT);
 
-    let delivery = target.deliver(&dest, &event("evt_1", r#"{"a":1}"#)).await;
+    let delivery = target
+        .deliver(&dest, &event("evt_1", r#"{"a":1}"#), "evt_1")
+        .await;
 
     assert_eq!(delivery.verdict, Verdict::Success);
     assert_eq!(delivery.record.status_code, Some(200));
@@ -138,12 +141,29 @@ async fn verified_delivery_is_recorded_in_memory_and_in_the_file() {
 }
 
 #[tokio::test]
+async fn the_webhook_id_given_is_the_one_signed_and_sent() {
+    let setup = start_sink(|_| {}).await;
+    let target = HttpTarget::new().unwrap();
+    let dest = destination(setup.sink.addr(), "/hooks", SECRET, WAIT);
+
+    let delivery = target
+        .deliver(&dest, &event("evt_1", "{}"), "msg_replayed")
+        .await;
+
+    assert_eq!(delivery.verdict, Verdict::Success);
+    let records = setup.sink.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].webhook_id.as_deref(), Some("msg_replayed"));
+    assert!(records[0].verified, "{:?}", records[0]);
+}
+
+#[tokio::test]
 async fn wrong_secret_is_answered_401_recorded_unverified_and_permanent() {
     let setup = start_sink(|_| {}).await;
     let target = HttpTarget::new().unwrap();
     let dest = destination(setup.sink.addr(), "/hooks", OTHER_SECRET, WAIT);
 
-    let delivery = target.deliver(&dest, &event("evt_1", "{}")).await;
+    let delivery = target.deliver(&dest, &event("evt_1", "{}"), "evt_1").await;
 
     assert_eq!(delivery.verdict, Verdict::Permanent);
     assert_eq!(delivery.record.status_code, Some(401));
@@ -171,22 +191,31 @@ async fn fail_first_fails_the_first_requests_of_each_webhook_id() {
     let second = event("evt_2", "{}");
 
     let retry = Verdict::Retry { retry_after: None };
-    let one = target.deliver(&dest, &first).await;
+    let one = target.deliver(&dest, &first, &first.id).await;
     assert_eq!(one.verdict, retry);
     assert_eq!(one.record.status_code, Some(503));
     assert_eq!(
         one.record.error.as_deref(),
         Some("HTTP 503 Service Unavailable")
     );
-    assert_eq!(target.deliver(&dest, &second).await.verdict, retry);
-    assert_eq!(target.deliver(&dest, &first).await.verdict, retry);
     assert_eq!(
-        target.deliver(&dest, &first).await.verdict,
+        target.deliver(&dest, &second, &second.id).await.verdict,
+        retry
+    );
+    assert_eq!(
+        target.deliver(&dest, &first, &first.id).await.verdict,
+        retry
+    );
+    assert_eq!(
+        target.deliver(&dest, &first, &first.id).await.verdict,
         Verdict::Success
     );
-    assert_eq!(target.deliver(&dest, &second).await.verdict, retry);
     assert_eq!(
-        target.deliver(&dest, &second).await.verdict,
+        target.deliver(&dest, &second, &second.id).await.verdict,
+        retry
+    );
+    assert_eq!(
+        target.deliver(&dest, &second, &second.id).await.verdict,
         Verdict::Success
     );
 
@@ -214,7 +243,7 @@ async fn retry_after_of_a_429_reaches_the_verdict() {
     let target = HttpTarget::new().unwrap();
     let dest = destination(setup.sink.addr(), "/hooks", SECRET, WAIT);
 
-    let delivery = target.deliver(&dest, &event("evt_1", "{}")).await;
+    let delivery = target.deliver(&dest, &event("evt_1", "{}"), "evt_1").await;
 
     assert_eq!(
         delivery.verdict,
@@ -237,7 +266,7 @@ async fn a_destination_that_is_not_listening_is_a_connect_error_to_retry() {
     let target = HttpTarget::new().unwrap();
     let dest = destination(addr, "/hooks", SECRET, WAIT);
 
-    let delivery = target.deliver(&dest, &event("evt_1", "{}")).await;
+    let delivery = target.deliver(&dest, &event("evt_1", "{}"), "evt_1").await;
 
     assert_eq!(delivery.verdict, Verdict::Retry { retry_after: None });
     assert_eq!(delivery.record.status_code, None);
@@ -257,7 +286,7 @@ async fn a_sink_slower_than_the_timeout_is_a_timeout_to_retry() {
     let timeout = Duration::from_millis(200);
     let dest = destination(setup.sink.addr(), "/hooks", SECRET, timeout);
 
-    let delivery = target.deliver(&dest, &event("evt_1", "{}")).await;
+    let delivery = target.deliver(&dest, &event("evt_1", "{}"), "evt_1").await;
 
     assert_eq!(delivery.verdict, Verdict::Retry { retry_after: None });
     assert_eq!(delivery.record.status_code, None);
@@ -280,7 +309,7 @@ async fn a_request_whose_client_hung_up_during_the_delay_is_still_recorded() {
         Duration::from_millis(50),
     );
 
-    let delivery = target.deliver(&dest, &event("evt_1", "{}")).await;
+    let delivery = target.deliver(&dest, &event("evt_1", "{}"), "evt_1").await;
     assert_eq!(
         delivery.record.error.as_deref(),
         Some("timed out after 50ms")
@@ -313,7 +342,7 @@ async fn a_redirect_is_not_followed_and_its_location_is_recorded() {
     let target = HttpTarget::new().unwrap();
     let dest = destination(addr, "/hooks", SECRET, WAIT);
 
-    let delivery = target.deliver(&dest, &event("evt_1", "{}")).await;
+    let delivery = target.deliver(&dest, &event("evt_1", "{}"), "evt_1").await;
 
     assert_eq!(delivery.verdict, Verdict::Retry { retry_after: None });
     assert_eq!(delivery.record.status_code, Some(302));
@@ -342,7 +371,7 @@ async fn only_the_first_4_kib_of_an_endless_answer_are_read() {
     let target = HttpTarget::new().unwrap();
     let dest = destination(addr, "/hooks", SECRET, WAIT);
 
-    let delivery = target.deliver(&dest, &event("evt_1", "{}")).await;
+    let delivery = target.deliver(&dest, &event("evt_1", "{}"), "evt_1").await;
 
     // Reading the whole (endless) body would have run into the timeout.
     assert_eq!(delivery.verdict, Verdict::Success);
@@ -362,7 +391,7 @@ async fn a_failure_with_a_large_body_records_4_kib_of_it() {
     let target = HttpTarget::new().unwrap();
     let dest = destination(addr, "/hooks", SECRET, WAIT);
 
-    let delivery = target.deliver(&dest, &event("evt_1", "{}")).await;
+    let delivery = target.deliver(&dest, &event("evt_1", "{}"), "evt_1").await;
 
     assert_eq!(delivery.verdict, Verdict::Retry { retry_after: None });
     assert_eq!(
@@ -413,7 +442,7 @@ async fn wait_until_reports_how_many_records_there_were() {
     let setup = start_sink(|_| {}).await;
     let target = HttpTarget::new().unwrap();
     let dest = destination(setup.sink.addr(), "/hooks", SECRET, WAIT);
-    target.deliver(&dest, &event("evt_1", "{}")).await;
+    target.deliver(&dest, &event("evt_1", "{}"), "evt_1").await;
 
     let err = setup
         .sink
@@ -429,7 +458,7 @@ async fn wait_until_wakes_for_a_record_that_arrives_later() {
     let dest = destination(setup.sink.addr(), "/hooks", SECRET, WAIT);
     let delivering = tokio::spawn(async move {
         let target = HttpTarget::new().unwrap();
-        target.deliver(&dest, &event("evt_1", "{}")).await
+        target.deliver(&dest, &event("evt_1", "{}"), "evt_1").await
     });
 
     let records = setup

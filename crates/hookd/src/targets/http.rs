@@ -2,8 +2,9 @@
 //!
 //! Dispatch calls [`HttpTarget::deliver`] once per attempt. The event goes out as it came
 //! in (the original body and `content-type`), signed per Standard Webhooks: `webhook-id`
-//! is the event's id, stable across retries and replays so that destinations can dedupe,
-//! `webhook-timestamp` is the time of this attempt and `webhook-signature` covers both
+//! is the job's ([`Job::webhook_id`](hookd_store::Job::webhook_id)): the event's id,
+//! stable across retries and replays so that destinations can dedupe, or the fresh one a
+//! replay asked for with `new_id`; `webhook-timestamp` is the time of this attempt and `webhook-signature` covers both
 //! with the destination's secret.
 //!
 //! The answer is sorted by [`classify`] into a [`Verdict`]; the attempt itself is
@@ -85,25 +86,31 @@ impl HttpTarget {
 
     /// Makes one attempt to deliver `event` to `dest`: a POST of the event's original body
     /// with its original `content-type` (default `application/octet-stream`), signed with
-    /// `webhook-id` = the event id, `webhook-timestamp` = now and `webhook-signature`.
+    /// `webhook-id` = `webhook_id` (the job's), `webhook-timestamp` = now and
+    /// `webhook-signature`.
     ///
     /// `dest.timeout` bounds the whole attempt, connecting to the last byte read. At most
     /// the first [`RESPONSE_LIMIT`] bytes of the answer are read; the connection is dropped
     /// rather than drained after that. Never fails: every problem becomes a [`Verdict`] and
     /// an error text in the record.
-    pub(crate) async fn deliver(&self, dest: &DestinationConfig, event: &Event) -> Delivery {
+    pub(crate) async fn deliver(
+        &self,
+        dest: &DestinationConfig,
+        event: &Event,
+        webhook_id: &str,
+    ) -> Delivery {
         let started_at = clock::now_millis();
         let start = Instant::now();
         let deadline = start + dest.timeout;
         let timestamp = clock::now_secs();
-        let signature = dest.secret.sign(&event.id, timestamp, &event.body);
+        let signature = dest.secret.sign(webhook_id, timestamp, &event.body);
         let content_type = event.header("content-type").unwrap_or(DEFAULT_CONTENT_TYPE);
 
         let request = self
             .client
             .post(dest.url.clone())
             .header(CONTENT_TYPE, content_type)
-            .header(WEBHOOK_ID, event.id.as_str())
+            .header(WEBHOOK_ID, webhook_id)
             .header(WEBHOOK_TIMESTAMP, timestamp)
             .header(WEBHOOK_SIGNATURE, signature)
             .body(event.body.clone());

@@ -11,11 +11,11 @@ use std::fmt::Write as _;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use hookd_store::{CommitStats, QueueStats, Store};
+use hookd_store::{CommitStats, QueueStats, SpoolStats, Store};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 
-use super::metrics::{self, HISTOGRAMS, QUEUE_GAUGES, QUEUE_STATES, STORE_STATS};
+use super::metrics::{self, HISTOGRAMS, QUEUE_GAUGES, QUEUE_STATES, SPOOL_STATS, STORE_STATS};
 use crate::clock;
 
 /// The `Content-Type` of the Prometheus text exposition format.
@@ -89,6 +89,9 @@ pub(crate) async fn render(
     };
     let mut text = install().render();
     write_store_stats(&mut text, store.commit_stats());
+    if let Some(spool) = store.spool_stats() {
+        write_spool_stats(&mut text, spool);
+    }
     if let Some(queues) = queues {
         write_queue_gauges(&mut text, &queues);
     }
@@ -189,7 +192,29 @@ fn escape(value: &str) -> String {
 /// Appends the [`STORE_STATS`] families with the values of `stats`.
 fn write_store_stats(text: &mut String, stats: CommitStats) {
     let values = [stats.commits, stats.operations, stats.largest_batch];
-    for ((name, kind, help), value) in STORE_STATS.iter().zip(values) {
+    write_families(text, &STORE_STATS, values);
+}
+
+/// Appends the [`SPOOL_STATS`] families with the values of `stats`.
+fn write_spool_stats(text: &mut String, stats: SpoolStats) {
+    let values = [
+        stats.events,
+        stats.bytes,
+        stats.max_bytes,
+        stats.spooled,
+        stats.moved,
+        stats.dropped_duplicates,
+    ];
+    write_families(text, &SPOOL_STATS, values);
+}
+
+/// Appends one unlabelled sample per `(name, type, help)` family.
+fn write_families<const N: usize>(
+    text: &mut String,
+    families: &[(&str, &str, &str); N],
+    values: [u64; N],
+) {
+    for ((name, kind, help), value) in families.iter().zip(values) {
         // Writing to a String cannot fail.
         let _ = write!(
             text,
@@ -234,6 +259,38 @@ mod tests {
         assert!(text.contains("hookd_store_operations_total 7\n"));
         assert!(
             text.contains("# TYPE hookd_store_largest_batch gauge\nhookd_store_largest_batch 4\n")
+        );
+    }
+
+    #[test]
+    fn spool_stats_are_written_as_typed_families() {
+        let mut text = String::new();
+        write_spool_stats(
+            &mut text,
+            SpoolStats {
+                events: 12,
+                bytes: 3456,
+                max_bytes: 1 << 30,
+                spooled: 20,
+                moved: 8,
+                dropped_duplicates: 1,
+            },
+        );
+        assert!(text.contains("# TYPE hookd_spool_events gauge\nhookd_spool_events 12\n"));
+        assert!(text.contains("hookd_spool_bytes 3456\n"), "{text}");
+        assert!(
+            text.contains("hookd_spool_max_bytes 1073741824\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "# TYPE hookd_spool_spooled_total counter\nhookd_spool_spooled_total 20\n"
+            )
+        );
+        assert!(text.contains("hookd_spool_moved_total 8\n"), "{text}");
+        assert!(
+            text.contains("hookd_spool_dropped_duplicates_total 1\n"),
+            "{text}"
         );
     }
 

@@ -41,9 +41,24 @@ pub(crate) const JOB_OUTCOMES_TOTAL: &str = "hookd_job_outcomes_total";
 /// Histogram `{queue}`, seconds: how long one attempt on the target took.
 pub(crate) const ATTEMPT_DURATION_SECONDS: &str = "hookd_attempt_duration_seconds";
 
+/// Histogram `{source}`, seconds: lag from when the provider says an event happened (its
+/// `occurred_at`, for presets that carry one) to its arrival. Clock skew between the
+/// provider and this node counts as lag (a negative one as 0).
+pub(crate) const PROVIDER_LAG_SECONDS: &str = "hookd_provider_lag_seconds";
+
+/// Histogram `{source}`, seconds: lag from an event's arrival (`received_at`) to its
+/// commit: verification, routing and the store's commit.
+pub(crate) const COMMIT_LAG_SECONDS: &str = "hookd_commit_lag_seconds";
+
 /// Histogram `{queue}`, seconds: lag from the event's arrival (`received_at`) to the start
-/// of its job's first attempt. A route's `delay` is part of it.
+/// of its job's first attempt; for a job a replay added later, from when it was made. A
+/// route's `delay` is part of it.
 pub(crate) const FIRST_ATTEMPT_LAG_SECONDS: &str = "hookd_first_attempt_lag_seconds";
+
+/// Histogram `{queue}`, seconds: lag from the event's arrival (`received_at`) to the end
+/// of the attempt that made its job succeed; for a job a replay added later, from when it
+/// was made. Retries and their back-off are part of it.
+pub(crate) const SUCCEEDED_LAG_SECONDS: &str = "hookd_succeeded_lag_seconds";
 
 /// Counter, read from the store at scrape time: transactions the store has committed
 /// since it opened.
@@ -69,6 +84,64 @@ pub(crate) const QUEUE_OLDEST_READY_AGE_SECONDS: &str = "hookd_queue_oldest_read
 
 /// Gauge `{queue}`, read from the store at scrape time: 1 while the queue is paused, else 0.
 pub(crate) const QUEUE_PAUSED: &str = "hookd_queue_paused";
+
+/// Gauge, read from the store at scrape time: events held in the ingest spool, waiting to
+/// be moved into PostgreSQL. Only on a node with a spool.
+pub(crate) const SPOOL_EVENTS: &str = "hookd_spool_events";
+
+/// Gauge, read from the store at scrape time: bytes those spooled events take.
+pub(crate) const SPOOL_BYTES: &str = "hookd_spool_bytes";
+
+/// Gauge, read from the store at scrape time: the most bytes the spool may hold
+/// (`spool_max`); beyond it ingest answers 503.
+pub(crate) const SPOOL_MAX_BYTES: &str = "hookd_spool_max_bytes";
+
+/// Counter, read from the store at scrape time: events taken into the spool since the
+/// node started.
+pub(crate) const SPOOL_SPOOLED_TOTAL: &str = "hookd_spool_spooled_total";
+
+/// Counter, read from the store at scrape time: spooled events moved into PostgreSQL
+/// since the node started.
+pub(crate) const SPOOL_MOVED_TOTAL: &str = "hookd_spool_moved_total";
+
+/// Counter, read from the store at scrape time: spooled events dropped when moved,
+/// because PostgreSQL already held an event with their dedup key.
+pub(crate) const SPOOL_DROPPED_DUPLICATES_TOTAL: &str = "hookd_spool_dropped_duplicates_total";
+
+/// The scrape-time spool metrics: `(name, type, help)`, in the order of the values
+/// [`super::exporter::render`] writes from `Store::spool_stats`.
+pub(crate) const SPOOL_STATS: [(&str, &str, &str); 6] = [
+    (
+        SPOOL_EVENTS,
+        "gauge",
+        "Events held in the ingest spool, waiting to be moved into PostgreSQL.",
+    ),
+    (
+        SPOOL_BYTES,
+        "gauge",
+        "Bytes the events held in the ingest spool take.",
+    ),
+    (
+        SPOOL_MAX_BYTES,
+        "gauge",
+        "The most bytes the ingest spool may hold (spool_max).",
+    ),
+    (
+        SPOOL_SPOOLED_TOTAL,
+        "counter",
+        "Events taken into the ingest spool since the node started.",
+    ),
+    (
+        SPOOL_MOVED_TOTAL,
+        "counter",
+        "Spooled events moved into PostgreSQL since the node started.",
+    ),
+    (
+        SPOOL_DROPPED_DUPLICATES_TOTAL,
+        "counter",
+        "Spooled events dropped when moved: PostgreSQL already held their dedup key.",
+    ),
+];
 
 /// The values of the `state` label of [`QUEUE_JOBS`], in the order they are written.
 pub(crate) const QUEUE_STATES: [&str; 6] = [
@@ -112,8 +185,9 @@ pub(crate) const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
-/// Bucket bounds (seconds) of [`FIRST_ATTEMPT_LAG_SECONDS`]: ten milliseconds to a day,
-/// since a backlog or a route's delay can hold a job for hours.
+/// Bucket bounds (seconds) of the lags ([`PROVIDER_LAG_SECONDS`], [`COMMIT_LAG_SECONDS`],
+/// [`FIRST_ATTEMPT_LAG_SECONDS`], [`SUCCEEDED_LAG_SECONDS`]): ten milliseconds to a day,
+/// since a backlog, a route's delay or retries can hold a job for hours.
 pub(crate) const LAG_BUCKETS: &[f64] = &[
     0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0,
     86400.0,
@@ -123,7 +197,10 @@ pub(crate) const LAG_BUCKETS: &[f64] = &[
 pub(crate) const HISTOGRAMS: &[(&str, &[f64])] = &[
     (STORE_COMMIT_DURATION_SECONDS, LATENCY_BUCKETS),
     (ATTEMPT_DURATION_SECONDS, LATENCY_BUCKETS),
+    (PROVIDER_LAG_SECONDS, LAG_BUCKETS),
+    (COMMIT_LAG_SECONDS, LAG_BUCKETS),
     (FIRST_ATTEMPT_LAG_SECONDS, LAG_BUCKETS),
+    (SUCCEEDED_LAG_SECONDS, LAG_BUCKETS),
 ];
 
 /// The scrape-time store metrics: `(name, type, help)`. They are written by
@@ -190,9 +267,24 @@ pub(crate) fn describe() {
         "How long one attempt on the target took."
     );
     describe_histogram!(
+        PROVIDER_LAG_SECONDS,
+        Unit::Seconds,
+        "From when the provider says an event happened to its arrival."
+    );
+    describe_histogram!(
+        COMMIT_LAG_SECONDS,
+        Unit::Seconds,
+        "From an event's arrival to its commit to the store."
+    );
+    describe_histogram!(
         FIRST_ATTEMPT_LAG_SECONDS,
         Unit::Seconds,
         "From an event's arrival to the start of its job's first attempt."
+    );
+    describe_histogram!(
+        SUCCEEDED_LAG_SECONDS,
+        Unit::Seconds,
+        "From an event's arrival to its job's success."
     );
 }
 
@@ -211,11 +303,15 @@ mod tests {
             JOBS_UNKEYED_TOTAL,
             JOB_OUTCOMES_TOTAL,
             ATTEMPT_DURATION_SECONDS,
+            PROVIDER_LAG_SECONDS,
+            COMMIT_LAG_SECONDS,
             FIRST_ATTEMPT_LAG_SECONDS,
+            SUCCEEDED_LAG_SECONDS,
         ];
         let scraped = STORE_STATS
             .iter()
             .chain(&QUEUE_GAUGES)
+            .chain(&SPOOL_STATS)
             .map(|(name, _, _)| *name)
             .collect::<Vec<_>>();
         for name in recorded.iter().chain(&scraped) {
@@ -226,7 +322,11 @@ mod tests {
                 "{name}"
             );
         }
-        for (name, kind, _) in STORE_STATS.into_iter().chain(QUEUE_GAUGES) {
+        for (name, kind, _) in STORE_STATS
+            .into_iter()
+            .chain(QUEUE_GAUGES)
+            .chain(SPOOL_STATS)
+        {
             assert_eq!(name.ends_with("_total"), kind == "counter", "{name}");
         }
         for (name, buckets) in HISTOGRAMS {

@@ -5,10 +5,12 @@
 //!   emit these and never call a `metrics` macro themselves (clippy.toml bans them).
 //! - [`metrics`]: the one list of metric names, labels and descriptions.
 //! - [`exporter`]: the process-wide recorder and the text `/metrics` serves.
+//! - [`stats`]: this gateway's counts per source and per queue, until the store has them.
 
 pub(crate) mod events;
 pub(crate) mod exporter;
 pub(crate) mod metrics;
+pub(crate) mod stats;
 
 use tracing_subscriber::EnvFilter;
 

@@ -4,17 +4,15 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use tokio::net::TcpListener;
-use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use crate::support::process::{free_port, spawn_gateway, wait_ready};
 use crate::support::{SHOP_SOURCE, SOURCE_SECRET, Signer, TestSink};
 
 const WEBHOOKS: usize = 2_000;
@@ -46,36 +44,6 @@ fn config(listen: &str, data_dir: &Path, sink: &TestSink) -> String {
         data_dir = data_dir.display(),
         destination = sink.destination("sink"),
     )
-}
-
-/// A free loopback port: bind, read, release. The binary binds it again right after.
-async fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-fn spawn_gateway(config_path: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hookd"))
-        .arg("serve")
-        .arg("--config")
-        .arg(config_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start hookd")
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    for _ in 0..400 {
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("hookd did not become ready at {base}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,6 +53,7 @@ async fn an_expired_lease_is_rescued_while_the_node_runs_and_the_job_delivered()
             .job_claim(JobClaim {
                 queue: "default".to_owned(),
                 limit: 1,
+                max_running: None,
                 now: now_millis(),
                 lease_until,
                 node: "ghost".to_owned(),

@@ -1,9 +1,11 @@
 //! The one integration test binary of `hookd` (STYLE 30): every test starts the real
 //! gateway in-process on `127.0.0.1:0`, with the embedded SQLite store in a temporary
-//! directory and a real [`hookd::sink::Sink`] as the destination, and talks to it over
-//! real HTTP. Tests are isolated from each other and run in parallel.
+//! directory (or a PostgreSQL schema of its own) and a real [`hookd::sink::Sink`] as the
+//! destination, and talks to it over real HTTP. Tests are isolated from each other and
+//! run in parallel.
 //!
-//! - [`support`]: the harness (gateway, sink, signer, raw HTTP, waiting).
+//! - [`support`]: the harness (gateway, test schemas, child processes, sink, signer, raw
+//!   HTTP, waiting).
 //! - [`ingest`]: answers of `POST /in/{source}`: rejections, rotation, encodings, dedup.
 //! - [`delivery`]: forwarding, fan-out, `match`, delays, retries, dead jobs.
 //! - [`presets`]: every provider preset, its vectors, splitting and handshakes.
@@ -17,6 +19,8 @@
 //! - [`architecture`]: stages never import backwards.
 //! - [`api`]: the management API under `/v1`, every operation over real HTTP.
 //! - [`retention`]: old events pruned in the background while ingest continues.
+//! - [`postgres`]: the gateway on PostgreSQL, up to three nodes sharing one schema
+//!   (`HOOKD_TEST_DATABASE_URL`).
 
 mod support;
 
@@ -30,6 +34,7 @@ mod ingest;
 mod lease;
 mod metrics;
 mod ordering;
+mod postgres;
 mod presets;
 mod retention;
 mod shutdown;

@@ -361,6 +361,16 @@ async fn metrics_count_what_the_gateway_received_rejected_deduplicated_and_deliv
             jobs
         );
     }
+    // Every success measures the lag from arrival, and every committed event its commit.
+    let succeeded_lags =
+        |queue| scrape.count("hookd_succeeded_lag_seconds_count", &[("queue", queue)]);
+    assert_eq!(succeeded_lags(DELIVERED), 3.0);
+    assert_eq!(succeeded_lags(FAILING), 0.0);
+    let source = [("source", SOURCE)];
+    assert_eq!(
+        scrape.count("hookd_commit_lag_seconds_count", &source),
+        scrape.count("hookd_events_committed_total", &source)
+    );
     // Every store call of ingest is timed (the histogram is shared by the process).
     assert!(scrape.count("hookd_store_commit_duration_seconds_count", &[]) >= 7.0);
 
@@ -444,6 +454,8 @@ async fn metrics_count_what_the_gateway_received_rejected_deduplicated_and_deliv
         ("hookd_job_outcomes", "counter"),
         ("hookd_attempt_duration_seconds", "histogram"),
         ("hookd_first_attempt_lag_seconds", "histogram"),
+        ("hookd_commit_lag_seconds", "histogram"),
+        ("hookd_succeeded_lag_seconds", "histogram"),
         ("hookd_store_commits", "counter"),
         ("hookd_store_largest_batch", "gauge"),
         ("hookd_queue_jobs", "gauge"),

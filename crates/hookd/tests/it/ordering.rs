@@ -10,6 +10,7 @@ use hookd_store::JobState;
 use serde_json::{Value, json};
 
 use crate::support::capture::Capture;
+use crate::support::sink::max_concurrent;
 use crate::support::{SHOP_SOURCE, TestGateway, TestSink, sink_options};
 
 fn field(record: &SinkRecord, pointer: &str) -> Value {
@@ -139,20 +140,4 @@ destination = "app"
         parallel > 1,
         "keys ran in parallel: at most {parallel} at once"
     );
-}
-
-/// The most deliveries in progress at one instant; one ending when another starts does
-/// not overlap it.
-fn max_concurrent(records: &[SinkRecord]) -> i32 {
-    let mut edges: Vec<(i64, i32)> = records
-        .iter()
-        .flat_map(|r| [(r.received_at, 1), (r.finished_at, -1)])
-        .collect();
-    edges.sort_unstable();
-    let (mut now, mut max) = (0, 0);
-    for (_, step) in edges {
-        now += step;
-        max = max.max(now);
-    }
-    max
 }

@@ -28,7 +28,7 @@ use hookd_store::Millis;
 use serde_json::Value;
 
 use super::error::IngestError;
-use crate::config::{SourceConfig, Verifier};
+use crate::config::{BodyFormat, SourceConfig, Verifier};
 
 /// A request as it arrived: nothing in it is trusted yet.
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +117,38 @@ pub(crate) fn receive(
     }
 }
 
+/// The JSON routing reads for an event stored from `format`'s source, found again from
+/// its stored headers and body as the preset found it on arrival (a replay routes the
+/// event anew): `None` for a raw source; for a form-encoded body, the JSON of its
+/// `payload` field when it has one (GitHub, Slack interactivity), otherwise its fields
+/// as a flat object (Twilio, Slack commands); for any other body, the body itself when it
+/// is JSON (Shopify's XML is not).
+pub(crate) fn stored_json(
+    format: BodyFormat,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Option<Value> {
+    if format == BodyFormat::Raw {
+        return None;
+    }
+    let form = headers.iter().any(|(name, value)| {
+        name.eq_ignore_ascii_case("content-type")
+            && value.split(';').next().is_some_and(|essence| {
+                essence
+                    .trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+    });
+    if !form {
+        return serde_json::from_slice(body).ok();
+    }
+    let fields = form::object(&form::parse(body).ok()?);
+    match form::text(&fields, "payload") {
+        Some(payload) => serde_json::from_str(payload).ok(),
+        None => Some(fields),
+    }
+}
+
 /// Answers `GET /in/{source}`: a subscription handshake, for presets that have one.
 ///
 /// # Errors
@@ -127,5 +159,49 @@ pub(crate) fn handshake(source: &SourceConfig, query: Option<&str>) -> Result<Re
     match &source.verify {
         Verifier::Meta(preset) => meta::handshake(preset, query),
         _ => Err(IngestError::MethodNotAllowed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn headers(content_type: &str) -> Vec<(String, String)> {
+        vec![("content-type".to_owned(), content_type.to_owned())]
+    }
+
+    #[test]
+    fn a_stored_event_gives_routing_the_json_its_preset_found() {
+        let json = headers("application/json");
+        assert_eq!(
+            stored_json(BodyFormat::Json, &json, br#"{"type":"a"}"#),
+            Some(json!({"type": "a"}))
+        );
+        assert_eq!(
+            stored_json(BodyFormat::Raw, &json, br#"{"type":"a"}"#),
+            None
+        );
+        assert_eq!(
+            stored_json(BodyFormat::Json, &headers("application/xml"), b"<a/>"),
+            None
+        );
+
+        let form = headers("application/x-www-form-urlencoded; charset=utf-8");
+        assert_eq!(
+            stored_json(
+                BodyFormat::Json,
+                &form,
+                b"payload=%7B%22type%22%3A%22b%22%7D"
+            ),
+            Some(json!({"type": "b"})),
+            "the JSON of a payload field (GitHub, Slack interactivity)"
+        );
+        assert_eq!(
+            stored_json(BodyFormat::Json, &form, b"MessageStatus=delivered&To=%2B1"),
+            Some(json!({"MessageStatus": "delivered", "To": "+1"})),
+            "a form's fields (Twilio, Slack commands)"
+        );
     }
 }

@@ -16,6 +16,7 @@ fn config(app: &TestSink, witness: &TestSink) -> String {
         r#"{SHOP_SOURCE}{app}{witness}
 [queues.default]
 concurrency = 4
+global_concurrency = 6
 max_attempts = 5
 
 [queues.bulk]
@@ -124,6 +125,7 @@ async fn the_list_shows_every_configured_queue_with_its_settings_and_counts_by_s
 
     let default = s.queue("default").await;
     assert_eq!(default["concurrency"], 4, "{default}");
+    assert_eq!(default["global_concurrency"], 6, "{default}");
     assert_eq!(default["max_attempts"], 5, "{default}");
     assert_eq!(default["paused"], true, "{default}");
     assert_eq!(
@@ -141,6 +143,7 @@ async fn the_list_shows_every_configured_queue_with_its_settings_and_counts_by_s
 
     let bulk = s.queue("bulk").await;
     assert_eq!(bulk["concurrency"], 2, "{bulk}");
+    assert_eq!(bulk["global_concurrency"], Value::Null, "{bulk}");
     assert_eq!(bulk["paused"], false, "{bulk}");
     assert_eq!(
         bulk["depth"],

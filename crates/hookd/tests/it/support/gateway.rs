@@ -1,6 +1,7 @@
 //! [`TestGateway`]: the real gateway on `127.0.0.1:0`, its configuration loaded from TOML
-//! text with `load_str`, its embedded store opened by the test in a temporary directory
-//! (so the test keeps a typed [`SqliteStore`] handle), and a client to talk to it.
+//! text with `load_str`, its store opened by the test (the embedded store in a temporary
+//! directory, or PostgreSQL on a [`TestDatabase`] schema) so that the test reads the very
+//! store the gateway writes, and a client to talk to it.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,20 +11,24 @@ use std::time::Duration;
 use hookd::config::Config;
 use hookd::runtime::Gateway;
 use hookd_store::{Attempt, Event, Job, JobState, Store};
+use hookd_store_postgres::PostgresStore;
 use hookd_store_sqlite::SqliteStore;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
+use super::postgres::{NodeDatabase as _, TestDatabase};
 use super::signer::Headers;
 use super::{SOURCE_SECRET, Signer, WAIT, eventually};
 
-/// A gateway running in the test's process.
-pub(crate) struct TestGateway {
+/// A gateway running in the test's process on a store of type `S`: the embedded store
+/// unless a test names PostgreSQL.
+pub(crate) struct TestGateway<S = SqliteStore> {
     gateway: Gateway,
-    store: Arc<SqliteStore>,
-    data: TempDir,
+    store: Arc<S>,
+    /// The embedded store's directory; `None` on PostgreSQL.
+    data: Option<TempDir>,
     client: reqwest::Client,
 }
 
@@ -61,6 +66,42 @@ impl TestGateway {
         let mut config = load_config(toml);
         config.server.data_dir = data.path().to_path_buf();
         let store = Arc::new(open_store(data.path()).await);
+        Self::start_on(config, store, Some(data)).await
+    }
+
+    /// Shuts the gateway down gracefully and hands back its data directory, whose store
+    /// is closed by then.
+    pub(crate) async fn shutdown(self) -> TempDir {
+        self.gateway.shutdown().await;
+        self.data
+            .expect("a gateway on the embedded store has a data directory")
+    }
+}
+
+impl TestGateway<PostgresStore> {
+    /// Starts a gateway configured by `toml` on a store of its own on the schema of
+    /// `database` (whatever database keys the TOML names are replaced by it). Several
+    /// gateways on one `database` are several nodes sharing one store; give each its own
+    /// `node_id`.
+    pub(crate) async fn start_on_postgres(database: &TestDatabase, toml: &str) -> Self {
+        let mut config = load_config(toml);
+        let options = database.options();
+        config.server.database_url = Some(options.url.clone());
+        config.server.database_schema = options.schema.clone();
+        config.server.database_pool_size =
+            u32::try_from(options.pool_size).expect("the test pool size fits u32");
+        let store = Arc::new(database.open().await);
+        Self::start_on(config, store, None).await
+    }
+
+    /// Shuts the gateway down gracefully, its store closed.
+    pub(crate) async fn stop(self) {
+        self.gateway.shutdown().await;
+    }
+}
+
+impl<S: Store> TestGateway<S> {
+    async fn start_on(config: Config, store: Arc<S>, data: Option<TempDir>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding the gateway");
@@ -90,20 +131,13 @@ impl TestGateway {
     }
 
     /// The gateway's store (the very instance it writes to).
-    pub(crate) fn store(&self) -> &SqliteStore {
+    pub(crate) fn store(&self) -> &S {
         &self.store
     }
 
     /// The gateway's node name, as recorded in leases and attempts.
     pub(crate) fn node(&self) -> String {
         self.gateway.config().server.node_id.clone()
-    }
-
-    /// Shuts the gateway down gracefully and hands back its data directory, whose store
-    /// is closed by then.
-    pub(crate) async fn shutdown(self) -> TempDir {
-        self.gateway.shutdown().await;
-        self.data
     }
 
     /// `POST /in/{source}` with `body` and exactly `headers`; returns the status and the

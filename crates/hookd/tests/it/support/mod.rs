@@ -1,6 +1,8 @@
 //! The test harness: a real gateway ([`TestGateway`]) with its store in a temporary
-//! directory, real sinks ([`TestSink`]), a signer for `generic-hmac` sources ([`Signer`]),
-//! raw HTTP for what `reqwest` cannot send ([`raw`]), and polling ([`eventually`]).
+//! directory or on a PostgreSQL schema of its own ([`TestDatabase`]), the real binary as a
+//! child process ([`process`]), real sinks ([`TestSink`]), a signer for `generic-hmac`
+//! sources ([`Signer`]), raw HTTP for what `reqwest` cannot send ([`raw`]), and polling
+//! ([`eventually`]).
 //!
 //! Configurations are written as TOML text, as a user would; the snippets below keep the
 //! common parts short.
@@ -8,6 +10,8 @@
 pub(crate) mod auth;
 pub(crate) mod capture;
 pub(crate) mod gateway;
+pub(crate) mod postgres;
+pub(crate) mod process;
 pub(crate) mod raw;
 pub(crate) mod signer;
 pub(crate) mod sink;
@@ -17,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub(crate) use auth::api_token;
 pub(crate) use gateway::TestGateway;
+pub(crate) use postgres::{NodeDatabase, Proxy, TestDatabase};
 pub(crate) use signer::Signer;
 pub(crate) use sink::{TestSink, sink_options};
 pub(crate) use wait::eventually;

@@ -106,3 +106,19 @@ impl Drop for TestSink {
         self.stop.cancel();
     }
 }
+
+/// The most deliveries in progress at one instant, from the sink's records; one ending
+/// when another starts does not overlap it.
+pub(crate) fn max_concurrent(records: &[SinkRecord]) -> i32 {
+    let mut edges: Vec<(i64, i32)> = records
+        .iter()
+        .flat_map(|r| [(r.received_at, 1), (r.finished_at, -1)])
+        .collect();
+    edges.sort_unstable();
+    let (mut now, mut max) = (0, 0);
+    for (_, step) in edges {
+        now += step;
+        max = max.max(now);
+    }
+    max
+}
