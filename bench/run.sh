@@ -4,6 +4,9 @@
 #
 #   bench/run.sh           3 repetitions: Limit and Ingest 10 s each, End to end on
 #                          100,000 events; medians with their range
+#   bench/run.sh --events 1000000
+#                          the same with another number of events for End to end and
+#                          the peers (any mode)
 #   bench/run.sh --quick   10,000 events for each measurement, 1 repetition
 #   bench/run.sh --smoke   1,000 events, debug build: shows that the harness works (CI);
 #                          its figures mean nothing and are not saved
@@ -18,6 +21,10 @@
 #   Peers       full mode only (bench/lib/peers.sh): End to end with hookd on PostgreSQL,
 #               and BullMQ on Redis, graphile-worker and pg-boss on PostgreSQL enqueueing
 #               and working off the same number of jobs (bench/peers)
+#   Propagation every mode (bench/lib/propagation.sh): a config edit through one of two
+#               nodes on PostgreSQL, timed until the other node applies it
+#   Backlog     full mode only (bench/lib/backlog.sh): claim and complete with 10,000
+#               and 1,000,000 jobs queued, memory idle and with them, restart to ready
 #
 # Every process runs on this machine on loopback and shares its cores with the load
 # generator. Prints a Markdown table and, except with --smoke, writes it with the machine,
@@ -31,13 +38,21 @@ usage() {
 }
 
 mode=full
-case "${1:-}" in
-    "") ;;
-    --quick) mode=quick ;;
-    --smoke) mode=smoke ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
-esac
+events_override=""
+while (($#)); do
+    case $1 in
+        --quick) mode=quick ;;
+        --smoke) mode=smoke ;;
+        --events)
+            [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { usage >&2; exit 2; }
+            events_override=$2
+            shift
+            ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; exit 2 ;;
+    esac
+    shift
+done
 
 # What every measurement shares.
 concurrency=64
@@ -59,6 +74,10 @@ case $mode in
         bound=(--requests "$events")
         ;;
 esac
+if [[ -n $events_override ]]; then
+    # The drain's timeout is a safety net only: generous for a slow store.
+    events=$events_override drain_timeout="$((events / 200 + 60))s"
+fi
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
@@ -233,10 +252,7 @@ record() {
 # ---------------------------------------------------------------------------------------
 # The measurements. Each runs once per repetition and records one line of the results.
 #
-# Later sections plug in here as measure_* functions of their own, each with its row in
-# `hookd-bench report`: peers (the same end-to-end run through BullMQ on Redis, and
-# through graphile-worker and pg-boss on PostgreSQL), backlog (ingest and delivery with
-# 10k against 1M events queued), memory and restart.
+# The peers, propagation and backlog measurements live in bench/lib, sourced below.
 
 measure_limit() {
     say "Limit, repetition $rep"
@@ -299,6 +315,10 @@ source "$root/bench/lib/peers.sh"
 # shellcheck source=bench/lib/backlog.sh
 source "$root/bench/lib/backlog.sh"
 
+# Configuration propagation between two nodes on PostgreSQL (every mode).
+# shellcheck source=bench/lib/propagation.sh
+source "$root/bench/lib/propagation.sh"
+
 # ---------------------------------------------------------------------------------------
 # The report.
 
@@ -322,10 +342,13 @@ versions() {
     if [[ $mode == full ]]; then peers_versions; fi
 }
 
+# thousands N: N with a comma every three digits.
+thousands() { sed -E ':a; s/([0-9])([0-9]{3})($|,)/\1,\2\3/; ta' <<<"$1"; }
+
 describe_mode() {
     case $mode in
-        full) echo "3 repetitions, median (min–max); Limit and Ingest 10 s each, End to end 100,000 events; peers 100,000 jobs each" ;;
-        quick) echo "--quick: 1 repetition, 10,000 events per measurement" ;;
+        full) printf '3 repetitions, median (min–max); Limit and Ingest 10 s each, End to end %s events; peers %s jobs each' "$(thousands "$events")" "$(thousands "$events")" ;;
+        quick) printf -- '--quick: 1 repetition, %s events for End to end, 10,000 for the others' "$(thousands "$events")" ;;
         smoke) echo "--smoke: 1 repetition, 1,000 events, debug build (figures not meaningful)" ;;
     esac
 }
@@ -344,10 +367,12 @@ for rep in $(seq 1 "$reps"); do
         measure_peers
     fi
 done
+measure_propagation
 measure_backlogs
 
 table=$("$bin/hookd-bench" report "$results")
 if [[ $mode == full ]]; then table=$(peers_table "$table"); fi
+table+=$'\n\n'$(propagation_table)
 if [[ -s $backlog_results ]]; then
     table+=$'\n\n'$(backlog_table)
 fi
@@ -378,7 +403,10 @@ printed and `$HOOKD_PID` the gateway's process id; ports are chosen free.
 
 ```sh
 EOF
-    if [[ $mode == full ]]; then echo "bench/run.sh"; else echo "bench/run.sh --$mode"; fi
+    invocation="bench/run.sh"
+    [[ $mode == full ]] || invocation+=" --$mode"
+    [[ -z $events_override ]] || invocation+=" --events $events_override"
+    echo "$invocation"
     cat "$commands"
     echo '```'
 } >"$file"

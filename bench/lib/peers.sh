@@ -15,6 +15,8 @@
 # bench/peers/common.mjs). They need Node.js 20 or newer; `npm ci` installs their locked
 # dependencies into bench/peers/node_modules when it is missing.
 #
+# postgres_config and drop_schema come from bench/lib/propagation.sh.
+#
 # Uses run.sh's $root, $work, $bin, $rep, $events, $concurrency, $body_size and its
 # helpers (say, die, note, start, stop, free_port, wait_for, ready, listening, load,
 # hookd_config).
@@ -40,8 +42,7 @@ peers_prepare() {
     [[ $HOOKD_BENCH_REDIS_URL =~ $address ]] || die "cannot read HOOKD_BENCH_REDIS_URL"
     (exec 3<>"/dev/tcp/${BASH_REMATCH[2]}/${BASH_REMATCH[4]:-6379}") 2>/dev/null ||
         die "no Redis at $HOOKD_BENCH_REDIS_URL (HOOKD_BENCH_REDIS_URL)"
-    node "$peers_dir/schema.mjs" version >/dev/null ||
-        die "no PostgreSQL at $HOOKD_BENCH_DATABASE_URL (HOOKD_BENCH_DATABASE_URL)"
+    postgres_check
 }
 
 # measure_end_to_end_postgres: measure_end_to_end with hookd on PostgreSQL.
@@ -56,12 +57,7 @@ measure_end_to_end_postgres() {
     sink=$pid
     wait_for sink "$sink" listening "$sink_port"
     hookd_config "$sink_port"
-    HOOKD_BENCH_SCHEMA=$schema awk '
-        { print }
-        /^\[server\]$/ {
-            print "database_url = \"" ENVIRON["HOOKD_BENCH_DATABASE_URL"] "\""
-            print "database_schema = \"" ENVIRON["HOOKD_BENCH_SCHEMA"] "\""
-        }' "$work/hookd.toml" >"$work/hookd-postgres.toml"
+    postgres_config "$schema" "$work/hookd-postgres.toml"
     hookd_port=$(free_port)
     start hookd "$bin/hookd" serve --config "$work/hookd-postgres.toml" \
         --data-dir "$work/end-to-end-postgres-$rep" --listen "127.0.0.1:$hookd_port"
@@ -76,8 +72,7 @@ measure_end_to_end_postgres() {
         "$rep" "$load_json" "$drain_json" >>"$peer_results"
     stop "$gateway"
     stop "$sink"
-    note node bench/peers/schema.mjs drop "$schema"
-    node "$peers_dir/schema.mjs" drop "$schema"
+    drop_schema "$schema"
 }
 
 # measure_peers: BullMQ, graphile-worker and pg-boss, each on $events jobs.

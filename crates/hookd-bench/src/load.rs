@@ -285,25 +285,44 @@ fn build_requests(args: &LoadArgs, ids: &[String]) -> anyhow::Result<Vec<Prepare
         .map(|(index, id)| {
             let event_type = EVENT_TYPES[index % EVENT_TYPES.len()];
             let body = json_body(id, event_type, index, args.body_size)?;
-            let mut request = Request::builder()
-                .method(Method::POST)
-                .uri(path.clone())
-                .header(HOST, host.clone())
-                .header(CONTENT_TYPE, APPLICATION_JSON);
-            match args.scheme {
-                Scheme::GenericHmac => {
-                    let mac =
-                        hmac_sha256(args.secret.as_bytes(), &[timestamp.as_bytes(), b".", &body]);
-                    request = request.header(X_TIMESTAMP, &timestamp).header(
-                        X_SIGNATURE,
-                        encode_signature(&mac, Encoding::Hex, Some("sha256=")),
-                    );
-                }
-            }
-            let request = request.body(Full::new(Bytes::from(body)))?;
+            let request = signed_request(
+                args.scheme,
+                &path,
+                &host,
+                args.secret.as_bytes(),
+                &timestamp,
+                body,
+            )?;
             Ok(Prepared { index, request })
         })
         .collect()
+}
+
+/// A POST of `body` to `path` on `host`, signed with `secret` as `scheme` says, the
+/// signature covering `timestamp` (unix seconds).
+pub(crate) fn signed_request(
+    scheme: Scheme,
+    path: &Uri,
+    host: &HeaderValue,
+    secret: &[u8],
+    timestamp: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<Request<Full<Bytes>>> {
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(path.clone())
+        .header(HOST, host.clone())
+        .header(CONTENT_TYPE, APPLICATION_JSON);
+    match scheme {
+        Scheme::GenericHmac => {
+            let mac = hmac_sha256(secret, &[timestamp.as_bytes(), b".", &body]);
+            request = request.header(X_TIMESTAMP, timestamp).header(
+                X_SIGNATURE,
+                encode_signature(&mac, Encoding::Hex, Some("sha256=")),
+            );
+        }
+    }
+    Ok(request.body(Full::new(Bytes::from(body)))?)
 }
 
 /// A JSON object of exactly `size` bytes: `id`, `type`, `seq`, and padding in `data`.
@@ -329,7 +348,7 @@ pub(crate) fn json_body(
 
 /// Opens one keep-alive HTTP/1.1 connection; its I/O runs in a task of its own until the
 /// sender is dropped or the server closes it.
-async fn connect(authority: &str) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+pub(crate) async fn connect(authority: &str) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     let stream = TcpStream::connect(authority)
         .await
         .with_context(|| format!("connecting to {authority}"))?;

@@ -11,6 +11,8 @@
 //! - `fill` commits events with their jobs straight into hookd's embedded store, as
 //!   ingest would, to build a deep backlog in seconds rather than minutes.
 //! - `backlog` resumes a paused, deep queue and times hookd working it off.
+//! - `propagation` rotates a source's secret through one node and times how long the
+//!   other node of a shared PostgreSQL store takes to accept it.
 //! - `report` turns the JSON lines of a run into the Markdown table of the results.
 //!
 //! Every figure is printed as JSON on standard output; progress and problems go to
@@ -24,6 +26,7 @@ mod latency;
 mod limit;
 mod load;
 mod procfs;
+mod propagation;
 mod report;
 
 use std::process::ExitCode;
@@ -52,6 +55,9 @@ enum Command {
     Fill(fill::FillArgs),
     /// Resume a paused queue and print how fast hookd works off its jobs.
     Backlog(backlog::BacklogArgs),
+    /// Rotate a source's secret through one node and print how long another node
+    /// sharing its store takes to accept webhooks signed with the new one.
+    Propagation(propagation::PropagationArgs),
     /// Print the Markdown table of a run's results (the JSON lines bench/run.sh collects).
     Report(report::ReportArgs),
 }
@@ -65,6 +71,7 @@ async fn main() -> ExitCode {
         Command::Drain(args) => drain::run(args).await,
         Command::Fill(args) => fill::run(args).await,
         Command::Backlog(args) => backlog::run(args).await,
+        Command::Propagation(args) => propagation::run(args).await,
         Command::Report(args) => report::run(&args),
     };
     match outcome {
