@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use hookd_store::{JobClaim, JobLeaseExtend, JobRelease, StoreChange};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::executor;
@@ -106,9 +106,12 @@ impl Pool {
             tokio::select! {
                 () = self.services.shutdown.cancelled() => break,
                 Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
-                    match done {
-                        Ok(job_id) => { self.running.remove(&job_id); }
-                        Err(error) => tracing::error!(%error, "a job task failed"),
+                    self.reap(done);
+                    // Every job that ended meanwhile frees its slot too, so that one
+                    // claim fills them all: claiming slot by slot would make the store's
+                    // round trip, not the targets, the limit of the pool.
+                    while let Some(done) = self.tasks.try_join_next() {
+                        self.reap(done);
                     }
                     want_claim = true;
                 }
@@ -144,6 +147,16 @@ impl Pool {
         }
 
         self.drain().await;
+    }
+
+    /// Frees the slot of a job whose task ended.
+    fn reap(&mut self, done: Result<i64, JoinError>) {
+        match done {
+            Ok(job_id) => {
+                self.running.remove(&job_id);
+            }
+            Err(error) => tracing::error!(%error, "a job task failed"),
+        }
     }
 
     /// Whether the queue is in the configuration in force.
