@@ -84,22 +84,24 @@ pub(crate) fn claim(conn: &Connection, claim: &JobClaim) -> Result<ClaimBatch, S
     };
 
     let mut jobs = Vec::with_capacity(ids.len());
+    // Update, then read the row back by its key: cheaper than `RETURNING`, whose rows
+    // SQLite buffers in a temporary table it builds and drops on every execution.
     let mut start = conn
-        .prepare_cached(&format!(
+        .prepare_cached(
             "UPDATE jobs
              SET state = 'running', attempts = attempts + 1, attempt_started_at = ?2,
                  lease_until = ?3, lease_owner = ?4, updated_at = ?2
-             WHERE id = ?1
-             RETURNING {JOB_COLUMNS}"
-        ))
+             WHERE id = ?1",
+        )
+        .ctx(CONTEXT)?;
+    let mut read = conn
+        .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))
         .ctx(CONTEXT)?;
     for id in ids {
-        let job = start
-            .query_row(
-                params![id, claim.now, claim.lease_until, claim.node],
-                job_from_row,
-            )
+        start
+            .execute(params![id, claim.now, claim.lease_until, claim.node])
             .ctx(CONTEXT)?;
+        let job = read.query_row([id], job_from_row).ctx(CONTEXT)?;
         let event = events::get(conn, &job.event_id)?.ok_or_else(|| {
             invalid(
                 CONTEXT,

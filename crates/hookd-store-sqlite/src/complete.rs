@@ -37,34 +37,42 @@ fn complete_one(
     };
     let failed = state != JobState::Succeeded;
     let finished_at = c.record.started_at.saturating_add(c.record.duration_ms);
-    // last_error keeps the error of the last *failed* attempt: a success leaves it.
+    // Only the attempt that holds the job's lease may end it. The row is read, then
+    // updated, rather than updated with `RETURNING`: SQLite buffers returned rows in a
+    // temporary table it builds and drops on every execution.
     let moved: Option<(String, Option<String>)> = conn
         .prepare_cached(
-            "UPDATE jobs
-             SET state = ?4,
-                 run_at = COALESCE(?5, run_at),
-                 last_error = CASE WHEN ?6 THEN ?7 ELSE last_error END,
-                 lease_until = NULL, lease_owner = NULL, attempt_started_at = NULL,
-                 updated_at = ?8
-             WHERE id = ?1 AND state = 'running' AND attempts = ?2 AND lease_owner = ?3
-             RETURNING queue, ordering_key",
+            "SELECT queue, ordering_key FROM jobs
+             WHERE id = ?1 AND state = 'running' AND attempts = ?2 AND lease_owner = ?3",
         )
         .ctx(CONTEXT)?
-        .query_row(
-            params![
-                c.job_id,
-                c.attempt,
-                c.node,
-                state.as_str(),
-                run_at,
-                failed,
-                c.record.error,
-                finished_at,
-            ],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
+        .query_row(params![c.job_id, c.attempt, c.node], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
         .optional()
         .ctx(CONTEXT)?;
+    if moved.is_some() {
+        // last_error keeps the error of the last *failed* attempt: a success leaves it.
+        conn.prepare_cached(
+            "UPDATE jobs
+             SET state = ?2,
+                 run_at = COALESCE(?3, run_at),
+                 last_error = CASE WHEN ?4 THEN ?5 ELSE last_error END,
+                 lease_until = NULL, lease_owner = NULL, attempt_started_at = NULL,
+                 updated_at = ?6
+             WHERE id = ?1",
+        )
+        .ctx(CONTEXT)?
+        .execute(params![
+            c.job_id,
+            state.as_str(),
+            run_at,
+            failed,
+            c.record.error,
+            finished_at,
+        ])
+        .ctx(CONTEXT)?;
+    }
     let Some((queue, ordering_key)) = moved else {
         return Ok(false);
     };

@@ -145,8 +145,7 @@ pub(crate) fn insert_jobs(
         .prepare_cached(
             "INSERT INTO jobs (event_id, tenant, queue, priority, ordering_key, target, state,
                                run_at, attempts, created_at, updated_at, webhook_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, ?10)
-             RETURNING id",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, ?10)",
         )
         .ctx(CONTEXT)?;
     let mut ids = Vec::with_capacity(jobs.len());
@@ -156,24 +155,23 @@ pub(crate) fn insert_jobs(
         } else {
             JobState::Ready
         };
-        let id = insert_job
-            .query_row(
-                params![
-                    of.event_id,
-                    of.tenant,
-                    job.queue,
-                    job.priority,
-                    job.ordering_key,
-                    job.target.to_storage(),
-                    state.as_str(),
-                    job.run_at,
-                    of.created_at,
-                    of.webhook_id,
-                ],
-                |row| row.get(0),
-            )
+        // The new id from the connection rather than `RETURNING id`: SQLite buffers a
+        // RETURNING statement's rows in a temporary table it builds and drops each time.
+        insert_job
+            .execute(params![
+                of.event_id,
+                of.tenant,
+                job.queue,
+                job.priority,
+                job.ordering_key,
+                job.target.to_storage(),
+                state.as_str(),
+                job.run_at,
+                of.created_at,
+                of.webhook_id,
+            ])
             .ctx(CONTEXT)?;
-        ids.push(id);
+        ids.push(conn.last_insert_rowid());
         // Scheduled jobs count too: a pool sleeping past their run_at learns of them.
         changes.insert(job.queue.clone());
     }
