@@ -17,7 +17,8 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 64;
 
 /// Opens (creating if needed) the database for writing: WAL journal, `synchronous=FULL`
-/// so every commit is fsynced before it is acknowledged, foreign keys enforced.
+/// so every commit is fsynced before it is acknowledged, foreign keys enforced, savepoint
+/// journals in memory.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     const CONTEXT: &str = "opening the database for writing";
     let conn = Connection::open(path).ctx(CONTEXT)?;
@@ -34,6 +35,12 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")
         .ctx(CONTEXT)?;
     conn.pragma_update(None, "foreign_keys", "ON")
+        .ctx(CONTEXT)?;
+    // Every operation of a group commit runs under its own savepoint, and SQLite keeps
+    // the pages a savepoint may have to restore in a sub-journal that, past 64 KiB,
+    // spills to a temporary file: a write(2) per page touched. In memory it is a copy.
+    // It holds at most the pages of one group, and temporary tables stay in memory too.
+    conn.pragma_update(None, "temp_store", "MEMORY")
         .ctx(CONTEXT)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
