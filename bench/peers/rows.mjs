@@ -87,9 +87,9 @@ for (const [key, label, api] of PEERS) {
 process.stdout.write(out.map((r) => `${r}\n`).join(""));
 
 // A row: label, events, rate, p50, p99, p99.9, errors, then hookd's CPU, RSS and the
-// share of the limit, which these rows do not have.
+// rate and p99 against the limit's, which these rows do not have.
 function row(label, cells) {
-  return `| ${label} | ${cells.join(" | ")} | – | – | – |`;
+  return `| ${label} | ${cells.join(" | ")} | – | – | – | – |`;
 }
 
 function summarise(values, format) {

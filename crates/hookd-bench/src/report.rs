@@ -101,17 +101,19 @@ fn render(measurements: &[Measurement]) -> anyhow::Result<String> {
         }
         rows.entry(m.row).or_default().push(m);
     }
-    let limit_rate: BTreeMap<u32, f64> = rows
+    // The limit's rate and p99 per repetition: each ingest run is compared with the
+    // limit run of its own repetition.
+    let limit: BTreeMap<u32, (f64, f64)> = rows
         .get(&Row::Limit)
         .into_iter()
         .flatten()
-        .map(|m| (m.rep, m.load.req_per_s))
+        .map(|m| (m.rep, (m.load.req_per_s, m.load.latency_ms.p99)))
         .collect();
 
     let mut out = String::from(
         "| Measurement | Events | Rate (/s) | p50 ms | p99 ms | p99.9 ms | Errors \
-         | hookd CPU s | hookd peak RSS MiB | vs limit |\n\
-         |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+         | hookd CPU s | hookd peak RSS MiB | rate vs limit | p99 vs limit |\n\
+         |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
     );
     for (row, reps) in &rows {
         let pick =
@@ -131,15 +133,18 @@ fn render(measurements: &[Measurement]) -> anyhow::Result<String> {
         });
         let errors: u64 = reps.iter().flat_map(|m| m.load.errors.values()).sum();
         let servers: Vec<ServerUsage> = reps.iter().filter_map(|m| m.load.server).collect();
-        let ratios: Vec<f64> = reps
+        let (rate_ratios, p99_ratios): (Vec<f64>, Vec<f64>) = reps
             .iter()
-            .filter_map(|m| limit_rate.get(&m.rep).map(|limit| m.load.req_per_s / limit))
-            .collect();
-        let show_ratio = *row == Row::Ingest && !ratios.is_empty();
+            .filter_map(|m| {
+                let (rate, p99) = limit.get(&m.rep)?;
+                Some((m.load.req_per_s / rate, m.load.latency_ms.p99 / p99))
+            })
+            .unzip();
+        let show_ratios = *row == Row::Ingest && !rate_ratios.is_empty();
 
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {errors} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {errors} | {} | {} | {} | {} |",
             row.label(),
             summarise(&events, |v| thousands(v.round() as u64)),
             summarise(&rate, |v| thousands(v.round() as u64)),
@@ -161,8 +166,13 @@ fn render(measurements: &[Measurement]) -> anyhow::Result<String> {
                     |v| format!("{v:.0}"),
                 )
             },
-            if show_ratio {
-                summarise(&ratios, |v| format!("{:.0} %", v * 100.0))
+            if show_ratios {
+                summarise(&rate_ratios, |v| format!("{:.0} %", v * 100.0))
+            } else {
+                "–".to_owned()
+            },
+            if show_ratios {
+                summarise(&p99_ratios, |v| format!("{v:.1}×"))
             } else {
                 "–".to_owned()
             },
@@ -226,12 +236,13 @@ mod tests {
     }
 
     const LATENCY: &str = r#"{"p50":1.5,"p90":2.0,"p99":12.34,"p99_9":150.0,"max":200.0}"#;
+    const INGEST_LATENCY: &str = r#"{"p50":1.5,"p90":2.0,"p99":24.68,"p99_9":150.0,"max":200.0}"#;
 
     #[test]
     fn one_repetition_shows_its_values() {
         let lines = format!(
             r#"{{"row":"limit","rep":1,"load":{{"ok":10000,"errors":{{}},"req_per_s":40000.0,"latency_ms":{LATENCY}}}}}
-{{"row":"ingest","rep":1,"load":{{"ok":9998,"errors":{{"401":2}},"req_per_s":10000.0,"latency_ms":{LATENCY},"server":{{"pid":7,"cpu_s":1.234,"peak_rss_mib":51.6}}}}}}
+{{"row":"ingest","rep":1,"load":{{"ok":9998,"errors":{{"401":2}},"req_per_s":10000.0,"latency_ms":{INGEST_LATENCY},"server":{{"pid":7,"cpu_s":1.234,"peak_rss_mib":51.6}}}}}}
 {{"row":"end_to_end","rep":1,"load":{{"ok":10000,"errors":{{}},"req_per_s":9000.0,"latency_ms":{LATENCY}}},"drain":{{"events":10000,"events_per_s":4321.4,"latency_ms":{LATENCY}}}}}"#
         );
         let table = render(&parse(&lines)).unwrap();
@@ -239,15 +250,15 @@ mod tests {
         assert_eq!(rows.len(), 5, "{table}");
         assert_eq!(
             rows[2],
-            "| Limit (bare HTTP server) | 10,000 | 40,000 | 1.50 | 12.3 | 150 | 0 | – | – | – |"
+            "| Limit (bare HTTP server) | 10,000 | 40,000 | 1.50 | 12.3 | 150 | 0 | – | – | – | – |"
         );
         assert_eq!(
             rows[3],
-            "| Ingest (hookd, queue paused) | 9,998 | 10,000 | 1.50 | 12.3 | 150 | 2 | 1.23 | 52 | 25 % |"
+            "| Ingest (hookd, queue paused) | 9,998 | 10,000 | 1.50 | 24.7 | 150 | 2 | 1.23 | 52 | 25 % | 2.0× |"
         );
         assert_eq!(
             rows[4],
-            "| End to end (hookd → sink) | 10,000 | 4,321 | 1.50 | 12.3 | 150 | 0 | – | – | – |"
+            "| End to end (hookd → sink) | 10,000 | 4,321 | 1.50 | 12.3 | 150 | 0 | – | – | – | – |"
         );
     }
 
