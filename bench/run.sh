@@ -114,7 +114,7 @@ note() {
     ((rep == 1)) || return 0
     local arg text=""
     for arg; do
-        [[ $arg =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]] || arg=${arg@Q}
+        [[ $arg =~ ^[A-Za-z0-9_./:=@%+,\$-]+$ ]] || arg=${arg@Q}
         text+="$arg "
     done
     text=${text% }
@@ -382,7 +382,12 @@ printf '\n%s\n' "$table"
 
 date=$(date +%F)
 host=$(uname -n)
-file="$root/bench/results/$date-$host.md"
+# The full run's file is <date>-<host>.md; other runs say what they were, so that a quick
+# check made after a full run does not overwrite it.
+suffix=""
+[[ $mode == full ]] || suffix+="-$mode"
+[[ -z $events_override ]] || suffix+="-$events_override-events"
+file="$root/bench/results/$date-$host$suffix.md"
 mkdir -p "$root/bench/results"
 {
     printf '# hookd benchmark, %s, %s\n\n' "$date" "$host"

@@ -71,9 +71,10 @@ measure_backlog() {
     if [[ $jobs == "$backlog_large" ]]; then
         sleep 1
         backlog_record "{\"row\":\"rss_queued\",\"jobs\":$jobs,\"rss_mib\":$(vm_rss_mib "$gateway")}"
-        # As note would write it, with the watched process as $HOOKD_PID.
+        # As note would write it (first repetition only), with the watched process as
+        # $HOOKD_PID.
         # shellcheck disable=SC2016
-        printf '%s\n' 'kill -KILL $HOOKD_PID' >>"$commands"
+        ((rep != 1)) || printf '%s\n' 'kill -KILL $HOOKD_PID' >>"$commands"
         kill -KILL "$gateway"
         wait "$gateway" 2>/dev/null || true
         backlog_restart "$data" "$jobs"

@@ -47,6 +47,9 @@ drop_schema() {
 
 measure_propagation() {
     say "Propagation between two nodes on PostgreSQL"
+    # Runs once, after the repetitions: its commands go to the results like the first
+    # repetition's.
+    local rep=1
     postgres_check
     local schema="hookd_bench_propagation_$$_$RANDOM" config="$work/hookd-propagation.toml"
     local token edit edit_port probe probe_port
