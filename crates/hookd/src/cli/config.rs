@@ -29,9 +29,8 @@ pub(super) struct ExportArgs {
     /// The configuration file; the objects are read from the store it names.
     #[arg(long, short, default_value = "hookd.toml")]
     config: PathBuf,
-    /// Read the embedded store in this directory instead of `server.data_dir`.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    store: super::StoreArgs,
 }
 
 pub(super) async fn run(command: ConfigCommand) -> anyhow::Result<()> {
@@ -79,9 +78,7 @@ pub(super) async fn run(command: ConfigCommand) -> anyhow::Result<()> {
 /// same store meanwhile.
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let mut config = super::load_config(&args.config)?;
-    if let Some(dir) = args.data_dir {
-        config.server.data_dir = dir;
-    }
+    args.store.apply(&mut config);
     let store = open_store(&config).await?;
     let objects = store
         .config_object_list()

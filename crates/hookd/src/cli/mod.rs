@@ -46,6 +46,32 @@ pub(crate) struct UsageError(pub(crate) String);
 
 /// Loads the configuration a subcommand runs with, printing warnings, and every problem
 /// when it cannot be used.
+/// Which store a command works on, when it is not the one the configuration names: the
+/// same flags for `serve`, `token create` and `config export`, so that a key or an export
+/// reaches the store the gateway was started on.
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    /// Use the embedded store in this directory instead of `server.data_dir` (on
+    /// PostgreSQL, the node's ingest spool).
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+    /// Use PostgreSQL at this URL instead of the embedded store.
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// Lays the flags over `config`.
+    fn apply(self, config: &mut crate::config::Config) {
+        if let Some(dir) = self.data_dir {
+            config.server.data_dir = dir;
+        }
+        if let Some(url) = self.database_url {
+            config.server.database_url = Some(url);
+        }
+    }
+}
+
 fn load_config(path: &std::path::Path) -> anyhow::Result<crate::config::Config> {
     match crate::config::load(path, std::env::vars()) {
         Ok((config, warnings)) => {

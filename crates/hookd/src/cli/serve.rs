@@ -19,12 +19,8 @@ pub(super) struct ServeArgs {
     /// Listen on this address instead of `server.listen`.
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// Keep the embedded store in this directory instead of `server.data_dir`.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Use PostgreSQL at this URL instead of the embedded store.
-    #[arg(long)]
-    database_url: Option<String>,
+    #[command(flatten)]
+    store: super::StoreArgs,
 }
 
 pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -32,12 +28,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }
-    if let Some(dir) = args.data_dir {
-        config.server.data_dir = dir;
-    }
-    if let Some(url) = args.database_url {
-        config.server.database_url = Some(url);
-    }
+    args.store.apply(&mut config);
     telemetry::init(&config.server);
 
     let store = open_node_store(&config).await?;

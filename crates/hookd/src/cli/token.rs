@@ -26,9 +26,8 @@ pub(super) struct CreateArgs {
     /// The configuration file; the key is written to the store it names.
     #[arg(long, short)]
     config: PathBuf,
-    /// Use the embedded store in this directory instead of `server.data_dir`.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    store: super::StoreArgs,
     /// The tenant the key sees; `*` for every tenant.
     #[arg(long)]
     tenant: String,
@@ -83,9 +82,7 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
         }
     }
     let mut config = super::load_config(&args.config)?;
-    if let Some(dir) = args.data_dir {
-        config.server.data_dir = dir;
-    }
+    args.store.apply(&mut config);
 
     let scope = Scope::from(args.scope);
     let minted = mint_api_key(&args.tenant, scope, args.name, clock::now_millis());

@@ -1,7 +1,8 @@
 //! The offline commands on PostgreSQL: `hookd token create` writes its key into the
 //! schema the configuration names, where a gateway on that schema accepts it, and
-//! `hookd config export` reads from there what was edited through that gateway's API.
-//! Neither keeps anything on local disk.
+//! `hookd config export` reads from there what was edited through that gateway's API,
+//! whether the file or `--database-url` names the database. Neither keeps anything on
+//! local disk.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -66,10 +67,11 @@ async fn postgres_token_create_and_config_export_work_on_the_shared_store() {
         "secrets": ["exported-secret"],
         "signature_header": "x-signature",
     });
-    let response = reqwest::Client::builder()
+    let client = reqwest::Client::builder()
         .timeout(WAIT)
         .build()
-        .expect("a test HTTP client")
+        .expect("a test HTTP client");
+    let response = client
         .put(gw.url("/v1/config/sources/shop"))
         .bearer_auth(token)
         .json(&source)
@@ -89,10 +91,55 @@ async fn postgres_token_create_and_config_export_work_on_the_shared_store() {
         "the edit wins over the file: {exported}"
     );
 
-    let left: Vec<_> = std::fs::read_dir(dir.path())
+    // A file that names no database, and the URL on the command line, as `hookd serve
+    // --database-url` takes it: both commands reach the same schema.
+    std::fs::write(
+        dir.path().join("flag.toml"),
+        format!(
+            "[server]\ndatabase_schema = \"{schema}\"\nlog_level = \"warn\"\n{SHOP_SOURCE}",
+            schema = database.schema()
+        ),
+    )
+    .expect("writing the configuration");
+    let flags = ["--config", "flag.toml", "--database-url", database.url()];
+    let (code, stdout, stderr) = hookd(
+        dir.path(),
+        &[
+            &["token", "create", "--tenant", "*", "--scope", "read"][..],
+            &flags[..],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    let response = client
+        .get(gw.url("/v1/events"))
+        .bearer_auth(stdout.trim())
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the gateway on the schema accepts the key made with --database-url"
+    );
+    let (code, exported, stderr) = hookd(
+        dir.path(),
+        &[&["config", "export"][..], &flags[..]].concat(),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(exported.contains("exported-secret"), "{exported}");
+
+    let mut left: Vec<_> = std::fs::read_dir(dir.path())
         .expect("listing the directory")
         .map(|entry| entry.expect("an entry").file_name())
         .collect();
-    assert_eq!(left, ["hookd.toml"], "nothing is kept on local disk");
+    left.sort();
+    assert_eq!(
+        left,
+        ["flag.toml", "hookd.toml"],
+        "nothing is kept on local disk"
+    );
     gw.stop().await;
 }
