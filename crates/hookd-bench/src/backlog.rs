@@ -9,15 +9,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
-use bytes::Bytes;
 use clap::Args;
-use http_body_util::{BodyExt as _, Empty};
-use hyper::header::{AUTHORIZATION, HOST};
-use hyper::{Method, Request, Uri};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, Uri};
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpStream;
 
+use crate::client::Node;
 use crate::latency::round3;
 
 /// `hookd-bench backlog`.
@@ -86,17 +82,18 @@ impl Depth {
 
 /// Runs `hookd-bench backlog`.
 pub(crate) async fn run(args: BacklogArgs) -> anyhow::Result<()> {
-    let before = depth(&args).await?;
+    let mut node = Node::connect(&args.url).await?;
+    let before = depth(&mut node, &args).await?;
     ensure!(before.0, "queue {} is not paused", args.queue);
     let before = before.1;
     ensure!(before.pending() > 0, "queue {} holds no job", args.queue);
 
     let started = Instant::now();
     let path = format!("/v1/queues/{}/resume", args.queue);
-    request(&args, Method::POST, &path).await?;
+    node.call(&args.token, Method::POST, &path, None).await?;
     let after = loop {
         tokio::time::sleep(args.poll).await;
-        let (_, now) = depth(&args).await?;
+        let (_, now) = depth(&mut node, &args).await?;
         if now.pending() == 0 {
             break now;
         }
@@ -124,45 +121,14 @@ pub(crate) async fn run(args: BacklogArgs) -> anyhow::Result<()> {
 }
 
 /// Whether the queue is paused, and its depth.
-async fn depth(args: &BacklogArgs) -> anyhow::Result<(bool, Depth)> {
-    let body = request(args, Method::GET, "/v1/queues").await?;
-    let list: QueueList = serde_json::from_slice(&body).context("reading GET /v1/queues")?;
+async fn depth(node: &mut Node, args: &BacklogArgs) -> anyhow::Result<(bool, Depth)> {
+    let body = node
+        .call(&args.token, Method::GET, "/v1/queues", None)
+        .await?;
+    let list: QueueList = serde_json::from_value(body).context("reading GET /v1/queues")?;
     list.data
         .into_iter()
         .find(|q| q.name == args.queue)
         .map(|q| (q.paused, q.depth))
         .with_context(|| format!("GET /v1/queues does not list queue {}", args.queue))
-}
-
-/// One request with the token on a connection of its own; the body of its 2xx answer.
-async fn request(args: &BacklogArgs, method: Method, path: &str) -> anyhow::Result<Bytes> {
-    let authority = args.url.authority().context("--url: no host")?.as_str();
-    let stream = TcpStream::connect(authority)
-        .await
-        .with_context(|| format!("connecting to {authority}"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .with_context(|| format!("HTTP/1.1 handshake with {authority}"))?;
-    tokio::spawn(async move {
-        // The answer is read below; a broken connection shows there.
-        let _ = connection.await;
-    });
-    let request = Request::builder()
-        .method(method.clone())
-        .uri(path.parse::<Uri>()?)
-        .header(HOST, authority)
-        .header(AUTHORIZATION, format!("Bearer {}", args.token))
-        .body(Empty::<Bytes>::new())?;
-    let answer = sender
-        .send_request(request)
-        .await
-        .with_context(|| format!("{method} {path}"))?;
-    let status = answer.status();
-    let body = answer.into_body().collect().await?.to_bytes();
-    ensure!(
-        status.is_success(),
-        "{method} {path} answered {status}: {}",
-        String::from_utf8_lossy(&body)
-    );
-    Ok(body)
 }

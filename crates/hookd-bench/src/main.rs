@@ -19,6 +19,7 @@
 //! standard error.
 
 mod backlog;
+mod client;
 mod clock;
 mod drain;
 mod fill;

@@ -273,10 +273,7 @@ impl Pool {
         let deadline = Instant::now() + grace;
         while !self.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
-                Ok(Some(Ok(job_id))) => {
-                    self.running.remove(&job_id);
-                }
-                Ok(Some(Err(error))) => tracing::error!(%error, "a job task failed"),
+                Ok(Some(done)) => self.reap(done),
                 Ok(None) | Err(_) => break,
             }
         }
