@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 
+use super::Setup;
 use super::keys::{Api, error};
 use crate::support::gateway::{load_config, open_store};
 use crate::support::{
@@ -36,27 +37,8 @@ destination = "app"
     )
 }
 
-struct Setup {
-    gw: TestGateway,
-    app: TestSink,
-    witness: TestSink,
-    api: Api,
-    root: String,
-}
-
 async fn setup() -> Setup {
-    let app = TestSink::ok().await;
-    let witness = TestSink::ok().await;
-    let gw = TestGateway::start(&config(&app, &witness)).await;
-    let api = Api::new(&gw);
-    let root = api_token(gw.store(), "*", "admin").await;
-    Setup {
-        gw,
-        app,
-        witness,
-        api,
-        root,
-    }
+    Setup::start(config).await
 }
 
 impl Setup {

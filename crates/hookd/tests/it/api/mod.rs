@@ -28,3 +28,35 @@ mod queues;
 mod stats;
 // Replay.
 mod replay;
+
+use crate::support::{TestGateway, TestSink, api_token};
+use keys::Api;
+
+/// A gateway with two sinks, `app` and `witness`, a client for its API and a root admin
+/// token (`*`, `admin`): where the config and queues tests start, each with its own
+/// configuration and its own helper methods.
+struct Setup {
+    gw: TestGateway,
+    app: TestSink,
+    witness: TestSink,
+    api: Api,
+    root: String,
+}
+
+impl Setup {
+    /// Starts the sinks, then the gateway on `config` of them.
+    async fn start(config: fn(&TestSink, &TestSink) -> String) -> Self {
+        let app = TestSink::ok().await;
+        let witness = TestSink::ok().await;
+        let gw = TestGateway::start(&config(&app, &witness)).await;
+        let api = Api::new(&gw);
+        let root = api_token(gw.store(), "*", "admin").await;
+        Setup {
+            gw,
+            app,
+            witness,
+            api,
+            root,
+        }
+    }
+}

@@ -6,6 +6,7 @@ use hookd_store::{JobState, Store as _};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use super::Setup;
 use super::keys::{Api, error};
 use crate::support::{SHOP_SOURCE, TestGateway, TestSink, WAIT, api_token, eventually};
 
@@ -37,27 +38,8 @@ destination = "witness"
     )
 }
 
-struct Setup {
-    gw: TestGateway,
-    app: TestSink,
-    witness: TestSink,
-    api: Api,
-    root: String,
-}
-
 async fn setup() -> Setup {
-    let app = TestSink::ok().await;
-    let witness = TestSink::ok().await;
-    let gw = TestGateway::start(&config(&app, &witness)).await;
-    let api = Api::new(&gw);
-    let root = api_token(gw.store(), "*", "admin").await;
-    Setup {
-        gw,
-        app,
-        witness,
-        api,
-        root,
-    }
+    Setup::start(config).await
 }
 
 impl Setup {
